@@ -1,0 +1,666 @@
+/*
+ * callbacks.c - the xxfi_* callbacks.
+ *
+ * Per-session state lives only behind smfi_setpriv: Debian's libmilter runs
+ * one session's callbacks on different worker threads.  The connect
+ * callback never waits for the network: it schedules probes and returns.
+ * Only the enforcement stage may wait, at most action.pending_wait seconds,
+ * on the verdict table's condition variable.
+ */
+#include "config.h"
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_RANDOM_H
+#include <sys/random.h>
+#endif
+#include "milter.h"
+#include "pmconfig.h"
+#include "policy.h"
+#include "log.h"
+
+struct pm_global pm;
+
+struct sess {
+	struct pm_config *cf;
+	char id[9];
+	char qid[32];
+	char client[400];		/* name[addr]:port, for logs */
+	char addr[64];
+	struct pm_addr a;
+	bool have_addr;
+	const char *skip;		/* set at connect: never enforce */
+	bool authenticated;
+	char auth_user[128];
+	char helo[128];
+	char from[256];
+	double t_connect;
+	int msgs, rcpts, rejected;
+	/* per message */
+	int hdr_copies;
+	int msg_rcpts, msg_exempt;
+	bool tag;
+	struct vt_info tag_info;
+};
+
+/* what the engine carries for us, one per probe request */
+struct preq {
+	struct pm_config *cf;
+	char sess[9];
+	struct pm_addr a;
+	char addr[64];
+};
+
+static struct sess *
+S(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+static void
+new_id(char id[9])
+{
+	uint32_t r = 0;
+#ifdef HAVE_GETRANDOM
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+#endif
+	{
+		static uint32_t ctr;
+		r = (uint32_t)getpid() * 2654435761u ^ __atomic_add_fetch(&ctr, 1, __ATOMIC_RELAXED) * 40503u ^ (uint32_t)(vt_now() * 1e6);
+	}
+	snprintf(id, 9, "%08x", r);
+}
+
+static void
+update_qid(SMFICTX *ctx, struct sess *s)
+{
+	const char *q = smfi_getsymval(ctx, "i");
+	if (q != NULL && *q != '\0')
+		pe_printable(s->qid, sizeof(s->qid), q, strlen(q));
+}
+
+static void
+sess_line(struct lb *l, const struct sess *s, const char *event)
+{
+	lb_init(l, s->qid, event);
+	lb_kv(l, "sess", s->id);
+}
+
+static void
+reset_message(struct sess *s)
+{
+	s->hdr_copies = 0;
+	s->msg_rcpts = s->msg_exempt = 0;
+	s->tag = false;
+	s->from[0] = '\0';
+	s->authenticated = false;
+	s->auth_user[0] = '\0';
+	snprintf(s->qid, sizeof(s->qid), "NOQUEUE");
+}
+
+static void
+log_skip(struct sess *s, const char *reason, const char *k, const char *v, int stage)
+{
+	struct lb l;
+	sess_line(&l, s, "skip");
+	lb_kv(&l, "client", s->client);
+	lb_kv(&l, "reason", reason);
+	if (k != NULL)
+		lb_kv(&l, k, v);
+	if (stage >= 0)
+		lb_kv(&l, "stage", stage_name((enum pm_stage)stage));
+	lb_emit(&l, LOG_INFO);
+	PM_COUNT(skipped);
+}
+
+/* ---- probe requests ------------------------------------------------------ */
+
+static double
+pending_ttl(const struct pm_config *cf)
+{
+	const struct pe_timing *t = &cf->probe.timing;
+	/* every attempt's deadline, the back-offs between them, queueing slack */
+	return t->timeout * (t->retries + 1) + t->retries * (t->retries + 1) / 2.0 + 60.0;
+}
+
+static void
+start_probe(struct sess *s)
+{
+	struct preq *q = calloc(1, sizeof(*q));
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct lb l;
+
+	if (q == NULL)
+		goto fail;
+	q->cf = config_ref(s->cf);
+	memcpy(q->sess, s->id, sizeof(q->sess));
+	q->a = s->a;
+	snprintf(q->addr, sizeof(q->addr), "%s", s->addr);
+	sl = pm_addr_to_sockaddr(&s->a, 0, &ss);
+	sess_line(&l, s, "probe-start");
+	lb_kvf(&l, "client", "[%s]", s->addr);
+	lb_kvf(&l, "tests", "%zu", s->cf->probe.ntests);
+	lb_kvf(&l, "timeout", "%.1fs", s->cf->probe.timing.timeout);
+	lb_emit(&l, LOG_INFO);
+	if (pe_submit(pm.engine, (struct sockaddr *)&ss, sl, s->cf->probe.tests,
+	    s->cf->probe.ntests, &s->cf->probe.timing, PE_F_STOP_ON_OPEN, q) == 0) {
+		PM_COUNT(probed);
+		return;
+	}
+	config_unref(q->cf);
+	free(q);
+fail:
+	log_msg(LOG_ERR, "error", "cannot schedule probes for %s: engine stopped or out of memory", s->addr);
+	vt_complete(pm.vt, &s->a, VT_ERROR, "", "", vt_now(), (double)s->cf->verdict.error_ttl);
+}
+
+static const char *
+result_word(enum pe_result_kind k)
+{
+	return k == PE_OPEN ? "open" : k == PE_CLOSED ? "closed" : "inconclusive";
+}
+
+void
+pm_probe_result(const struct pe_result *r, void *arg)
+{
+	struct preq *q = arg;
+	struct lb l;
+
+	lb_init(&l, "NOQUEUE", "probe");
+	lb_kv(&l, "sess", q->sess);
+	lb_kvf(&l, "client", "[%s]", q->addr);
+	lb_kvf(&l, "test", "%s:%u", r->proto, r->port);
+	lb_kv(&l, "result", result_word(r->result));
+	lb_kv(&l, "reason", r->reason);
+	if (r->egress[0] != '\0')
+		lb_kv(&l, "egress", r->egress);
+	lb_kvf(&l, "elapsed", "%.3fs", r->elapsed);
+	if (r->attempt > 1)
+		lb_kvf(&l, "attempt", "%d", r->attempt);
+	if (r->detail[0] != '\0' && r->result != PE_OPEN)
+		lb_kv(&l, "detail", r->detail);
+	lb_emit(&l, r->result == PE_CLOSED ? LOG_DEBUG : LOG_INFO);
+}
+
+void
+pm_probe_done(const struct pe_summary *sm, void *arg)
+{
+	struct preq *q = arg;
+	const struct pm_config *cf = q->cf;
+	enum vt_state st;
+	long ttl;
+	struct lb l;
+
+	switch (sm->verdict) {
+	case PE_V_OPEN:
+		st = VT_OPEN;
+		ttl = cf->verdict.open_ttl;
+		PM_COUNT(v_open);
+		break;
+	case PE_V_CLEAN:
+		st = VT_CLEAN;
+		ttl = cf->verdict.clean_ttl;
+		PM_COUNT(v_clean);
+		break;
+	default:
+		st = VT_ERROR;
+		ttl = cf->verdict.error_ttl;
+		PM_COUNT(v_error);
+		break;
+	}
+	vt_complete(pm.vt, &q->a, st, sm->evidence, sm->egress, vt_now(), (double)ttl);
+	lb_init(&l, "NOQUEUE", "verdict");
+	lb_kv(&l, "sess", q->sess);
+	lb_kvf(&l, "client", "[%s]", q->addr);
+	lb_kv(&l, "verdict", vt_state_name(st));
+	if (sm->evidence[0] != '\0')
+		lb_kv(&l, "evidence", sm->evidence);
+	if (sm->egress[0] != '\0')
+		lb_kv(&l, "egress", sm->egress);
+	if (st == VT_ERROR)
+		lb_kv(&l, "reason", sm->reason);
+	lb_kvf(&l, "ttl", "%ld", ttl);
+	lb_kvf(&l, "tests", "%d", sm->tests);
+	lb_kvf(&l, "open", "%d", sm->open);
+	lb_kvf(&l, "closed", "%d", sm->closed);
+	lb_kvf(&l, "inconclusive", "%d", sm->inconclusive);
+	lb_kvf(&l, "elapsed", "%.3fs", sm->elapsed);
+	lb_emit(&l, st == VT_OPEN ? LOG_NOTICE : LOG_INFO);
+	config_unref(q->cf);
+	free(q);
+}
+
+/* ---- enforcement --------------------------------------------------------- */
+
+static sfsistat
+enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
+    bool exempt)
+{
+	const struct pm_config *cf = s->cf;
+	struct pm_facts f;
+	struct pm_decision d;
+	struct vt_info v;
+	enum pm_decision_kind k;
+	struct lb l;
+
+	if (s->skip != NULL || !s->have_addr || stage != cf->action.stage)
+		return SMFIS_CONTINUE;
+	vt_get(pm.vt, &s->a, vt_now(), &v);
+	if (v.state == VT_PENDING && cf->action.pending_wait > 0)
+		vt_wait(pm.vt, &s->a, vt_now() + cf->action.pending_wait, &v);
+	f.stage = stage;
+	f.verdict = v.state;
+	f.authenticated = s->authenticated;
+	f.exempt = exempt;
+	k = policy_decide(cf, &f, &d);
+	if (k == PD_NONE)
+		return SMFIS_CONTINUE;
+	if (k == PD_SKIP) {
+		log_skip(s, d.skip, d.skip[0] == 'a' ? "user" : "to",
+		    d.skip[0] == 'a' ? s->auth_user : rcpt, (int)stage);
+		return SMFIS_CONTINUE;
+	}
+	if (d.action == ACT_ACCEPT)
+		return SMFIS_CONTINUE;
+	if (d.action == ACT_TAG) {
+		if (d.observe) {
+			sess_line(&l, s, "would-tag");
+			lb_kv(&l, "stage", stage_name(stage));
+			lb_kv(&l, "client", s->client);
+			lb_kv(&l, "verdict", vt_state_name(v.state));
+			lb_kv(&l, "mode", "observe");
+			lb_emit(&l, LOG_INFO);
+			PM_COUNT(would);
+			return SMFIS_CONTINUE;
+		}
+		s->tag = true;
+		s->tag_info = v;
+		return SMFIS_CONTINUE;
+	}
+	/* reject or tempfail */
+	char code[4], xcode[16], text[1024];
+	bool rej = d.action == ACT_REJECT;
+	policy_reply(rej ? cf->action.reject_reply : cf->action.tempfail_reply,
+	    s->addr, v.evidence[0] ? v.evidence : vt_state_name(v.state),
+	    code, xcode, text, sizeof(text));
+	sess_line(&l, s, d.observe ? (rej ? "would-reject" : "would-tempfail")
+	    : (rej ? "reject" : "tempfail"));
+	lb_kv(&l, "stage", stage_name(stage));
+	lb_kv(&l, "client", s->client);
+	lb_kv(&l, "verdict", vt_state_name(v.state));
+	if (v.evidence[0] != '\0')
+		lb_kv(&l, "evidence", v.evidence);
+	{
+		/* the reply as the MTA will show it (our '%%' undone) */
+		char shown[1100];
+		size_t n = 0;
+		for (const char *p = text; *p && n + 1 < sizeof(shown); p++) {
+			if (p[0] == '%' && p[1] == '%')
+				p++;
+			shown[n++] = *p;
+		}
+		shown[n] = '\0';
+		lb_kvf(&l, "reply", "%s %s %s", code, xcode, shown);
+	}
+	if (s->from[0] != '\0')
+		lb_kvf(&l, "from", "<%s>", s->from);
+	if (rcpt != NULL)
+		lb_kvf(&l, "to", "<%s>", rcpt);
+	if (s->helo[0] != '\0')
+		lb_kvf(&l, "helo", "<%s>", s->helo);
+	if (d.observe)
+		lb_kv(&l, "mode", "observe");
+	lb_emit(&l, LOG_NOTICE);
+	if (d.observe) {
+		PM_COUNT(would);
+		return SMFIS_CONTINUE;
+	}
+	if (smfi_setreply(ctx, code, xcode[0] ? xcode : NULL, text) != MI_SUCCESS)
+		log_msg(LOG_WARNING, "error", "smfi_setreply failed for sess=%s", s->id);
+	s->rejected++;
+	if (rej) {
+		PM_COUNT(rejected);
+		return SMFIS_REJECT;
+	}
+	PM_COUNT(tempfailed);
+	return SMFIS_TEMPFAIL;
+}
+
+/* ---- callbacks ----------------------------------------------------------- */
+
+static sfsistat
+pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+    unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+    unsigned long *pf3)
+{
+	const unsigned long need = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+	const unsigned long skip = SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH;
+
+	(void)f2;
+	(void)f3;
+	if ((f0 & need) != need) {
+		log_msg(LOG_ERR, "error", "the MTA does not offer header changes "
+		    "(actions 0x%lx): milter disabled for this connection", f0);
+		return SMFIS_REJECT;
+	}
+	*pf0 = need | (f0 & SMFIF_SETSYMLIST);
+	*pf1 = f1 & skip;
+	*pf2 = 0;
+	*pf3 = 0;
+	if (f0 & SMFIF_SETSYMLIST) {
+		smfi_setsymlist(ctx, SMFIM_CONNECT, "j {daemon_name}");
+		smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {auth_type}");
+		smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+		smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+pm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *hostaddr)
+{
+	struct sess *s = S(ctx);
+	struct pm_config *cf;
+	struct lb l;
+	const char *dn, *range;
+	const struct cidr *rule;
+	struct vt_info v;
+	char name[256];
+	int port = 0;
+
+	if (s != NULL) {		/* a new connect on the same ctx (QUIT_NC) */
+		config_unref(s->cf);
+		free(s);
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (cf = config_current()) == NULL) {
+		free(s);
+		smfi_setpriv(ctx, NULL);
+		return SMFIS_CONTINUE;
+	}
+	s->cf = cf;
+	smfi_setpriv(ctx, s);
+	new_id(s->id);
+	reset_message(s);
+	s->t_connect = vt_now();
+	PM_COUNT(connections);
+
+	pe_printable(name, sizeof(name), host ? host : "unknown", host ? strlen(host) : 7);
+	if (name[0] == '[' || name[0] == '\0')
+		snprintf(name, sizeof(name), "unknown");
+	if (pm_addr_from_sockaddr(hostaddr, &s->a) == 0) {
+		s->have_addr = true;
+		pm_addr_str(&s->a, s->addr, sizeof(s->addr));
+		port = pe_target_port(hostaddr);
+		snprintf(s->client, sizeof(s->client), "%s[%s]:%d", name, s->addr, port);
+	} else {
+		snprintf(s->addr, sizeof(s->addr), "local");
+		snprintf(s->client, sizeof(s->client), "%s[local]", name);
+	}
+	sess_line(&l, s, "connect");
+	lb_kv(&l, "client", s->client);
+	if ((dn = smfi_getsymval(ctx, "{daemon_name}")) != NULL)
+		lb_kv(&l, "daemon", dn);
+	lb_emit(&l, LOG_INFO);
+
+	if (!s->have_addr) {
+		s->skip = "local";
+		log_skip(s, "local", NULL, NULL, -1);
+		return SMFIS_CONTINUE;
+	}
+	if ((rule = cidr_match(&cf->allow, &s->a)) != NULL) {
+		log_skip(s, "allowlist", "rule", rule->text, -1);
+		return SMFIS_ACCEPT;
+	}
+	for (size_t i = 0; dn != NULL && i < cf->skip_daemon_names.n; i++)
+		if (strcmp(dn, cf->skip_daemon_names.v[i]) == 0) {
+			s->skip = "daemon-name";
+			log_skip(s, "daemon-name", "daemon", dn, -1);
+			return SMFIS_CONTINUE;
+		}
+	if (pm_addr_is_special(&s->a, &range) && cidr_match(&cf->probe.allow_private, &s->a) == NULL) {
+		s->skip = "reserved-range";
+		log_skip(s, "reserved-range", "range", range, -1);
+		return SMFIS_CONTINUE;
+	}
+	switch (vt_claim(pm.vt, &s->a, vt_now(), pending_ttl(cf), &v)) {
+	case VT_HIT:
+		PM_COUNT(cache_hits);
+		sess_line(&l, s, "cache");
+		lb_kvf(&l, "client", "[%s]", s->addr);
+		lb_kv(&l, "hit", "yes");
+		lb_kv(&l, "verdict", vt_state_name(v.state));
+		if (v.evidence[0] != '\0')
+			lb_kv(&l, "evidence", v.evidence);
+		lb_kvf(&l, "age", "%.0fs", v.age);
+		lb_emit(&l, LOG_INFO);
+		break;
+	case VT_INFLIGHT:
+		PM_COUNT(joined);
+		sess_line(&l, s, "cache");
+		lb_kvf(&l, "client", "[%s]", s->addr);
+		lb_kv(&l, "hit", "inflight");
+		lb_emit(&l, LOG_INFO);
+		break;
+	case VT_CLAIMED:
+		start_probe(s);
+		break;
+	}
+	return enforce(ctx, s, STAGE_CONNECT, NULL, false);
+}
+
+static sfsistat
+pm_helo(SMFICTX *ctx, char *helo)
+{
+	struct sess *s = S(ctx);
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	pe_printable(s->helo, sizeof(s->helo), helo ? helo : "", helo ? strlen(helo) : 0);
+	return enforce(ctx, s, STAGE_HELO, NULL, false);
+}
+
+static sfsistat
+pm_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct sess *s = S(ctx);
+	const char *au;
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	reset_message(s);
+	update_qid(ctx, s);
+	s->msgs++;
+	if (argv != NULL && argv[0] != NULL) {
+		const char *f = argv[0];
+		size_t n = strlen(f);
+		if (n >= 2 && f[0] == '<' && f[n - 1] == '>') {
+			f++;
+			n -= 2;
+		}
+		pe_printable(s->from, sizeof(s->from), f, n);
+	}
+	if ((au = smfi_getsymval(ctx, "{auth_authen}")) != NULL && *au != '\0') {
+		s->authenticated = true;
+		pe_printable(s->auth_user, sizeof(s->auth_user), au, strlen(au));
+	}
+	return enforce(ctx, s, STAGE_MAIL, NULL, false);
+}
+
+static sfsistat
+pm_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct sess *s = S(ctx);
+	char rcpt[256] = "";
+	bool exempt;
+	sfsistat r;
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	update_qid(ctx, s);
+	if (argv != NULL && argv[0] != NULL) {
+		const char *t = argv[0];
+		size_t n = strlen(t);
+		if (n >= 2 && t[0] == '<' && t[n - 1] == '>') {
+			t++;
+			n -= 2;
+		}
+		pe_printable(rcpt, sizeof(rcpt), t, n);
+	}
+	exempt = policy_rcpt_exempt(s->cf, rcpt);
+	r = enforce(ctx, s, STAGE_RCPT, rcpt, exempt);
+	if (r == SMFIS_CONTINUE) {
+		s->msg_rcpts++;
+		s->rcpts++;
+		if (exempt)
+			s->msg_exempt++;
+	}
+	return r;
+}
+
+static sfsistat
+pm_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct sess *s = S(ctx);
+	(void)value;
+	if (s != NULL && name != NULL && strcasecmp(name, s->cf->action.header) == 0)
+		s->hdr_copies++;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+pm_eom(SMFICTX *ctx)
+{
+	struct sess *s = S(ctx);
+	sfsistat r;
+	struct lb l;
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	update_qid(ctx, s);
+	/* client-supplied copies of our header go, whatever the verdict */
+	for (int i = s->hdr_copies; i >= 1; i--)
+		smfi_chgheader(ctx, s->cf->action.header, i, NULL);
+	if (s->hdr_copies > 0) {
+		sess_line(&l, s, "strip");
+		lb_kv(&l, "header", s->cf->action.header);
+		lb_kvf(&l, "count", "%d", s->hdr_copies);
+		lb_emit(&l, LOG_INFO);
+	}
+	r = enforce(ctx, s, STAGE_EOM, NULL,
+	    s->msg_rcpts > 0 && s->msg_exempt == s->msg_rcpts);
+	if (r != SMFIS_CONTINUE)
+		return r;
+	if (s->tag) {
+		char val[256];
+		struct vt_info now;
+		/* the verdict may have arrived since the decision: show the latest */
+		vt_get(pm.vt, &s->a, vt_now(), &now);
+		if (now.state != VT_NONE && now.state != VT_PENDING)
+			s->tag_info = now;
+		policy_header_value(&s->tag_info, pm.hostname, val, sizeof(val));
+#ifdef HAVE_SMFI_INSHEADER
+		if (smfi_insheader(ctx, 0, s->cf->action.header, val) != MI_SUCCESS)
+#else
+		if (smfi_addheader(ctx, s->cf->action.header, val) != MI_SUCCESS)
+#endif
+			log_msg(LOG_WARNING, "error", "cannot add header for sess=%s", s->id);
+		sess_line(&l, s, "tag");
+		lb_kv(&l, "client", s->client);
+		lb_kv(&l, "verdict", vt_state_name(s->tag_info.state));
+		lb_kv(&l, "header", s->cf->action.header);
+		lb_kv(&l, "value", val);
+		lb_emit(&l, LOG_INFO);
+		PM_COUNT(tagged);
+	}
+	reset_message(s);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+pm_abort(SMFICTX *ctx)
+{
+	struct sess *s = S(ctx);
+	if (s != NULL)
+		reset_message(s);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+pm_close(SMFICTX *ctx)
+{
+	struct sess *s = S(ctx);
+	struct lb l;
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;
+	smfi_setpriv(ctx, NULL);
+	sess_line(&l, s, "close");
+	lb_kv(&l, "client", s->client);
+	lb_kvf(&l, "msgs", "%d", s->msgs);
+	lb_kvf(&l, "rcpts", "%d", s->rcpts);
+	lb_kvf(&l, "rejected", "%d", s->rejected);
+	lb_kvf(&l, "duration", "%.3fs", vt_now() - s->t_connect);
+	lb_emit(&l, LOG_INFO);
+	config_unref(s->cf);
+	free(s);
+	return SMFIS_CONTINUE;
+}
+
+void
+pm_log_stats(void)
+{
+	struct pm_counters c;
+	struct vt_stats vs;
+	struct pe_stats ps;
+	struct lb l;
+
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	c = pm.c;
+	vt_stats(pm.vt, &vs);
+	pe_get_stats(pm.engine, &ps);
+	lb_init(&l, NULL, "stats");
+	lb_kvf(&l, "connections", "%llu", (unsigned long long)c.connections);
+	lb_kvf(&l, "probed", "%llu", (unsigned long long)c.probed);
+	lb_kvf(&l, "cache_hits", "%llu", (unsigned long long)c.cache_hits);
+	lb_kvf(&l, "joined", "%llu", (unsigned long long)c.joined);
+	lb_kvf(&l, "open", "%llu", (unsigned long long)c.v_open);
+	lb_kvf(&l, "clean", "%llu", (unsigned long long)c.v_clean);
+	lb_kvf(&l, "error", "%llu", (unsigned long long)c.v_error);
+	lb_kvf(&l, "rejected", "%llu", (unsigned long long)c.rejected);
+	lb_kvf(&l, "tempfailed", "%llu", (unsigned long long)c.tempfailed);
+	lb_kvf(&l, "tagged", "%llu", (unsigned long long)c.tagged);
+	lb_kvf(&l, "would", "%llu", (unsigned long long)c.would);
+	lb_kvf(&l, "skipped", "%llu", (unsigned long long)c.skipped);
+	lb_kvf(&l, "tests", "%llu", (unsigned long long)ps.tests);
+	lb_kvf(&l, "overload", "%llu", (unsigned long long)ps.overload);
+	lb_kvf(&l, "probes_inflight", "%d", ps.inflight);
+	lb_kvf(&l, "probes_inflight_max", "%d", ps.inflight_max);
+	lb_kvf(&l, "queued", "%d", ps.queued);
+	lb_kvf(&l, "canary_conns", "%llu", (unsigned long long)ps.canary_conns);
+	lb_kvf(&l, "canary_unknown", "%llu", (unsigned long long)ps.canary_unknown);
+	lb_kvf(&l, "table_entries", "%zu", vs.entries);
+	lb_kvf(&l, "table_evicted", "%llu", (unsigned long long)vs.evicted);
+	lb_emit(&l, LOG_INFO);
+}
+
+struct smfiDesc pm_desc = {
+	.xxfi_name = "proxymilter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST,
+	.xxfi_connect = pm_connect,
+	.xxfi_helo = pm_helo,
+	.xxfi_envfrom = pm_envfrom,
+	.xxfi_envrcpt = pm_envrcpt,
+	.xxfi_header = pm_header,
+	.xxfi_eoh = NULL,
+	.xxfi_body = NULL,
+	.xxfi_eom = pm_eom,
+	.xxfi_abort = pm_abort,
+	.xxfi_close = pm_close,
+	.xxfi_unknown = NULL,
+	.xxfi_data = NULL,
+	.xxfi_negotiate = pm_negotiate,
+};

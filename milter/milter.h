@@ -1,0 +1,36 @@
+/*
+ * milter.h - what the daemon's modules share: the verdict table, the probe
+ * engine, counters.
+ */
+#ifndef PM_MILTER_H
+#define PM_MILTER_H
+
+#include <stdint.h>
+#include <libmilter/mfapi.h>
+#include "../probes/probes.h"
+#include "verdict.h"
+
+struct pm_counters {
+	uint64_t connections, probed, cache_hits, joined, skipped;
+	uint64_t v_open, v_clean, v_error;
+	uint64_t rejected, tempfailed, tagged, would;
+};
+
+struct pm_global {
+	struct vt *vt;
+	struct pe_engine *engine;
+	char hostname[256];
+	struct pm_counters c;	/* updated with atomics */
+};
+
+extern struct pm_global pm;
+extern struct smfiDesc pm_desc;
+
+#define PM_COUNT(field) __atomic_add_fetch(&pm.c.field, 1, __ATOMIC_RELAXED)
+
+/* engine callbacks (engine thread) */
+void pm_probe_result(const struct pe_result *, void *arg);
+void pm_probe_done(const struct pe_summary *, void *arg);
+void pm_log_stats(void);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * pmconfig.h - the milter's configuration: parsed by libconfig, validated,
+ * then immutable and reference-counted.  A session holds the config it
+ * started with; SIGUSR1 installs a new one for later sessions.
+ */
+#ifndef PM_CONFIG_H
+#define PM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "cidr.h"
+#include "../probes/probes.h"
+
+enum pm_mode { MODE_ENFORCE = 0, MODE_OBSERVE };
+enum pm_stage { STAGE_CONNECT = 0, STAGE_HELO, STAGE_MAIL, STAGE_RCPT, STAGE_EOM };
+enum pm_action { ACT_ACCEPT = 0, ACT_REJECT, ACT_TEMPFAIL, ACT_TAG };
+
+struct pm_strlist {
+	char **v;
+	size_t n;
+};
+
+struct pm_config {
+	int refs;
+	char *file;			/* where it came from, or "(built-in defaults)" */
+
+	char *socket;
+	char *user;
+	char *pid_file;
+	int syslog_facility;
+	int log_level;
+	bool log_stderr;
+	enum pm_mode mode;
+
+	struct cidr_list allow;
+	bool skip_authenticated;
+	struct pm_strlist skip_daemon_names;
+	struct pm_strlist exempt_recipients;
+
+	struct {
+		struct pm_strlist scan;		/* as written, for logs */
+		struct pe_test *tests;		/* expanded */
+		size_t ntests;
+		char *target;
+		struct sockaddr_storage canary_listen;
+		socklen_t canary_listen_len;
+		struct sockaddr_storage canary_address;
+		socklen_t canary_address_len;
+		char *canary_listen_text, *canary_address_text;
+		char *mta_address;
+		char *banner;
+		struct pe_timing timing;
+		int max_inflight, max_per_client, max_queue;
+		struct cidr_list allow_private;
+		char *resolver;
+	} probe;
+
+	struct {
+		long open_ttl, clean_ttl, error_ttl;
+		long max_entries;
+	} verdict;
+
+	struct {
+		enum pm_stage stage;
+		enum pm_action on_open, on_pending, on_error, on_clean;
+		double pending_wait;
+		char *header;
+		char *reject_reply;
+		char *tempfail_reply;
+	} action;
+};
+
+/*
+ * Load a file; NULL file = built-in defaults only.  On error returns NULL and
+ * writes "file:line: message" (or "file: message") into err.
+ */
+struct pm_config *config_load(const char *file, char *err, size_t errlen);
+struct pm_config *config_ref(struct pm_config *);
+void config_unref(struct pm_config *);
+
+/* the config in force; the returned reference must be released */
+struct pm_config *config_current(void);
+void config_install(struct pm_config *);	/* takes over the reference */
+
+const char *stage_name(enum pm_stage);
+const char *action_name(enum pm_action);
+
+/* split "550 5.7.1 text" into its parts; -1 if malformed */
+int reply_split(const char *reply, char code[4], char xcode[16], const char **text);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * verdict.c - the shared verdict table (see verdict.h).
+ *
+ * An open-addressing-free design: a chained hash table plus an intrusive
+ * LRU list, all under one mutex.  Operations are O(1) except eviction of
+ * expired entries, which walks from the LRU end and stops at the first
+ * live entry it must keep.
+ */
+#include "config.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+#include "verdict.h"
+
+struct ent {
+	struct ent *hnext;
+	struct ent *lprev, *lnext;	/* LRU: head = most recent */
+	struct pm_addr a;
+	enum vt_state state;
+	double expires, set_at;
+	char evidence[VT_EVIDENCE_MAX];
+	char egress[VT_EGRESS_MAX];
+};
+
+struct vt {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ent **tab;
+	size_t nbuckets, n, npending, max;
+	struct ent *head, *tail;
+	uint64_t hits, misses, joins, evicted, expired;
+};
+
+double
+vt_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *
+vt_state_name(enum vt_state s)
+{
+	switch (s) {
+	case VT_PENDING: return "pending";
+	case VT_OPEN: return "open-proxy";
+	case VT_CLEAN: return "clean";
+	case VT_ERROR: return "error";
+	default: return "none";
+	}
+}
+
+static size_t
+hash_addr(const struct pm_addr *a, size_t nb)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t len = a->family == AF_INET ? 4 : 16;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ a->b[i]) * 1099511628211ull;
+	h ^= (uint64_t)a->family;
+	return (size_t)(h % nb);
+}
+
+static int
+same(const struct pm_addr *x, const struct pm_addr *y)
+{
+	return x->family == y->family && memcmp(x->b, y->b, 16) == 0;
+}
+
+struct vt *
+vt_new(size_t max)
+{
+	struct vt *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	t->max = max < 16 ? 16 : max;
+	/* buckets grow with the table up to max; start small */
+	t->nbuckets = 1024;
+	t->tab = calloc(t->nbuckets, sizeof(*t->tab));
+	if (t->tab == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+vt_free(struct vt *t)
+{
+	struct ent *e, *n;
+	if (t == NULL)
+		return;
+	for (e = t->head; e != NULL; e = n) {
+		n = e->lnext;
+		free(e);
+	}
+	free(t->tab);
+	pthread_cond_destroy(&t->cv);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+void
+vt_set_max(struct vt *t, size_t max)
+{
+	pthread_mutex_lock(&t->mu);
+	t->max = max < 16 ? 16 : max;
+	pthread_mutex_unlock(&t->mu);
+}
+
+static void
+lru_unlink(struct vt *t, struct ent *e)
+{
+	if (e->lprev) e->lprev->lnext = e->lnext; else t->head = e->lnext;
+	if (e->lnext) e->lnext->lprev = e->lprev; else t->tail = e->lprev;
+	e->lprev = e->lnext = NULL;
+}
+
+static void
+lru_front(struct vt *t, struct ent *e)
+{
+	e->lnext = t->head;
+	e->lprev = NULL;
+	if (t->head) t->head->lprev = e;
+	t->head = e;
+	if (t->tail == NULL) t->tail = e;
+}
+
+static struct ent **
+find_slot(struct vt *t, const struct pm_addr *a)
+{
+	struct ent **pp = &t->tab[hash_addr(a, t->nbuckets)];
+	for (; *pp != NULL; pp = &(*pp)->hnext)
+		if (same(&(*pp)->a, a))
+			return pp;
+	return NULL;
+}
+
+static void
+remove_ent(struct vt *t, struct ent *e)
+{
+	struct ent **pp = find_slot(t, &e->a);
+	if (pp != NULL)
+		*pp = e->hnext;
+	lru_unlink(t, e);
+	if (e->state == VT_PENDING)
+		t->npending--;
+	t->n--;
+	free(e);
+}
+
+static void
+rehash(struct vt *t)
+{
+	size_t nb = t->nbuckets * 2;
+	struct ent **nt = calloc(nb, sizeof(*nt));
+	if (nt == NULL)
+		return;		/* keep the old, longer chains */
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct ent *e = t->tab[i], *n;
+		for (; e != NULL; e = n) {
+			n = e->hnext;
+			size_t h = hash_addr(&e->a, nb);
+			e->hnext = nt[h];
+			nt[h] = e;
+		}
+	}
+	free(t->tab);
+	t->tab = nt;
+	t->nbuckets = nb;
+}
+
+/* make room for one more: expired entries from the LRU end first, then LRU */
+static void
+make_room(struct vt *t, double now)
+{
+	struct ent *e, *p;
+	for (e = t->tail; e != NULL && t->n >= t->max; e = p) {
+		p = e->lprev;
+		if (e->expires <= now) {
+			remove_ent(t, e);
+			t->expired++;
+		}
+	}
+	while (t->n >= t->max && t->tail != NULL) {
+		remove_ent(t, t->tail);
+		t->evicted++;
+	}
+}
+
+static struct ent *
+insert(struct vt *t, const struct pm_addr *a, double now)
+{
+	struct ent *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	make_room(t, now);
+	if (t->n + 1 > t->nbuckets && t->nbuckets < t->max)
+		rehash(t);
+	e->a = *a;
+	size_t h = hash_addr(a, t->nbuckets);
+	e->hnext = t->tab[h];
+	t->tab[h] = e;
+	lru_front(t, e);
+	t->n++;
+	return e;
+}
+
+static void
+fill(const struct ent *e, double now, struct vt_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (e == NULL)
+		return;
+	out->state = e->state;
+	memcpy(out->evidence, e->evidence, sizeof(out->evidence));
+	memcpy(out->egress, e->egress, sizeof(out->egress));
+	out->expires = e->expires;
+	out->age = now - e->set_at;
+}
+
+static struct ent *
+live(struct vt *t, const struct pm_addr *a, double now)
+{
+	struct ent **pp = find_slot(t, a);
+	if (pp == NULL)
+		return NULL;
+	if ((*pp)->expires <= now) {
+		remove_ent(t, *pp);
+		t->expired++;
+		return NULL;
+	}
+	return *pp;
+}
+
+enum vt_claim
+vt_claim(struct vt *t, const struct pm_addr *a, double now, double pending_ttl,
+    struct vt_info *out)
+{
+	struct ent *e;
+	enum vt_claim r;
+
+	pthread_mutex_lock(&t->mu);
+	e = live(t, a, now);
+	if (e != NULL && e->state == VT_PENDING) {
+		t->joins++;
+		r = VT_INFLIGHT;
+	} else if (e != NULL) {
+		t->hits++;
+		lru_unlink(t, e);
+		lru_front(t, e);
+		r = VT_HIT;
+	} else {
+		t->misses++;
+		e = insert(t, a, now);
+		if (e != NULL) {
+			e->state = VT_PENDING;
+			e->set_at = now;
+			e->expires = now + pending_ttl;
+			t->npending++;
+		}
+		r = VT_CLAIMED;
+	}
+	fill(e, now, out);
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+void
+vt_get(struct vt *t, const struct pm_addr *a, double now, struct vt_info *out)
+{
+	pthread_mutex_lock(&t->mu);
+	fill(live(t, a, now), now, out);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void
+vt_complete(struct vt *t, const struct pm_addr *a, enum vt_state st,
+    const char *evidence, const char *egress, double now, double ttl)
+{
+	struct ent **pp, *e;
+
+	pthread_mutex_lock(&t->mu);
+	pp = find_slot(t, a);
+	e = pp != NULL ? *pp : insert(t, a, now);
+	if (e != NULL) {
+		if (e->state == VT_PENDING)
+			t->npending--;
+		e->state = st;
+		e->set_at = now;
+		e->expires = now + ttl;
+		snprintf(e->evidence, sizeof(e->evidence), "%s", evidence ? evidence : "");
+		snprintf(e->egress, sizeof(e->egress), "%s", egress ? egress : "");
+		lru_unlink(t, e);
+		lru_front(t, e);
+	}
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void
+vt_wait(struct vt *t, const struct pm_addr *a, double deadline, struct vt_info *out)
+{
+	struct ent *e;
+	double now;
+
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		now = vt_now();
+		e = live(t, a, now);
+		if (e == NULL || e->state != VT_PENDING || now >= deadline)
+			break;
+		struct timespec ts;
+		ts.tv_sec = (time_t)deadline;
+		ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
+		int r = pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+		if (r != 0 && r != ETIMEDOUT && r != EINTR)
+			break;
+	}
+	fill(e, now, out);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void
+vt_stats(struct vt *t, struct vt_stats *s)
+{
+	pthread_mutex_lock(&t->mu);
+	s->entries = t->n;
+	s->pending = t->npending;
+	s->hits = t->hits;
+	s->misses = t->misses;
+	s->inflight_joins = t->joins;
+	s->evicted = t->evicted;
+	s->expired = t->expired;
+	pthread_mutex_unlock(&t->mu);
+}

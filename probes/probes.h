@@ -1,0 +1,147 @@
+/*
+ * probes.h - the probe engine's public interface (libprobes).
+ *
+ * The engine runs a libevent loop in a thread of its own.  Callers (the
+ * milter's libmilter threads, the proxyprobe CLI) hand it requests through
+ * pe_submit(), which is thread-safe and never blocks on the network.  Each
+ * request names one client address and a list of tests (protocol, port).
+ * Every test's outcome is reported through the result callback; the request's
+ * overall verdict is reported exactly once through the done callback, which
+ * is also where the caller's argument may be released.  Both callbacks run on
+ * the engine thread and must not block.
+ *
+ * Proof: a test is "open" only when a fresh per-test nonce, sent through the
+ * proxy, reaches the engine's own canary listener (or its keyed MAC comes
+ * back through the tunnel).  Nothing a proxy says about itself counts.
+ *
+ * This library knows nothing of libmilter.
+ */
+#ifndef PROBES_H
+#define PROBES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+/* Result of one test (one protocol on one port). */
+enum pe_result_kind {
+	PE_OPEN = 0,		/* nonce seen through the proxy: proved */
+	PE_CLOSED,		/* refused, filtered, or a definite protocol refusal */
+	PE_INCONCLUSIVE		/* timeout mid-way, garbage, reset: retried */
+};
+
+/* Overall verdict of a request. */
+enum pe_verdict {
+	PE_V_CLEAN = 0,		/* every test closed */
+	PE_V_OPEN,		/* at least one test proved open */
+	PE_V_ERROR		/* inconclusive after retries, overload, shutdown */
+};
+
+#define PE_PROTO_NAME_MAX 24
+#define PE_DETAIL_MAX 96
+#define PE_ADDRSTR_MAX 64	/* enough for an IPv6 address text */
+
+/* A protocol; the table lives in engine.c (one row per probes/<proto>.c). */
+struct pe_proto;
+
+struct pe_test {
+	const struct pe_proto *proto;
+	uint16_t port;
+};
+
+struct pe_result {
+	const char *proto;		/* protocol name, e.g. "socks5" */
+	uint16_t port;
+	enum pe_result_kind result;
+	const char *reason;		/* short word: refused, filtered, proved, http-403 ... */
+	const char *detail;		/* printable, capped; may be "" */
+	const char *egress;		/* proxy's egress address seen by the canary, or "" */
+	double elapsed;			/* seconds since the attempt started */
+	int attempt;			/* 1 = first try */
+};
+
+struct pe_summary {
+	enum pe_verdict verdict;
+	const char *evidence;		/* "socks5:1080" for open, "" otherwise */
+	const char *egress;		/* egress of the open test, or "" */
+	const char *reason;		/* for error: overload, shutdown, inconclusive */
+	int tests, open, closed, inconclusive;
+	double elapsed;			/* seconds since submission */
+};
+
+typedef void (*pe_result_fn)(const struct pe_result *, void *arg);
+typedef void (*pe_done_fn)(const struct pe_summary *, void *arg);
+
+struct pe_options {
+	/* where the canary listens, and the address proxies are asked to reach */
+	struct sockaddr_storage canary_listen;
+	socklen_t canary_listen_len;
+	struct sockaddr_storage canary_target;
+	socklen_t canary_target_len;
+	int max_inflight;		/* global budget of probe sockets */
+	int max_per_client;		/* concurrent tests per request */
+	int max_queue;			/* requests waiting for admission */
+	int max_canary_conns;		/* concurrent canary connections */
+	size_t read_cap;		/* bytes read per test before giving up */
+};
+
+/* Per-request timing; may differ between requests (config reload). */
+struct pe_timing {
+	double connect_timeout;		/* seconds to TCP connect */
+	double timeout;			/* seconds for the whole test attempt */
+	int retries;			/* extra attempts for inconclusive tests */
+};
+
+#define PE_F_STOP_ON_OPEN 0x01		/* cancel the rest at the first open test */
+
+struct pe_engine;
+
+/* Create the engine and its canary listener; NULL and a message on error. */
+struct pe_engine *pe_create(const struct pe_options *, pe_result_fn, pe_done_fn,
+    char *err, size_t errlen);
+/* Start the event thread.  0 or -1 (errno set). */
+int pe_start(struct pe_engine *);
+/*
+ * Queue a probe request; thread-safe.  The tests array is copied.  Returns 0;
+ * the done callback will be called exactly once.  Returns -1 only when the
+ * engine is stopped or out of memory; then no callback happens.
+ */
+int pe_submit(struct pe_engine *, const struct sockaddr *, socklen_t,
+    const struct pe_test *, size_t ntests, const struct pe_timing *,
+    unsigned flags, void *arg);
+/* Stop the thread; pending requests end with verdict error (reason shutdown). */
+void pe_stop(struct pe_engine *);
+void pe_free(struct pe_engine *);
+
+struct pe_stats {
+	uint64_t submitted, admitted, finished, overload;
+	uint64_t tests, open, closed, inconclusive, retried;
+	uint64_t canary_conns, canary_proofs, canary_unknown;
+	int inflight, inflight_max, queued;
+};
+void pe_get_stats(struct pe_engine *, struct pe_stats *);
+
+/* Protocol table. */
+const struct pe_proto *pe_proto_find(const char *name);
+const char *pe_proto_name(const struct pe_proto *);
+size_t pe_proto_count(void);
+const struct pe_proto *pe_proto_at(size_t);
+
+/*
+ * Scan lists: entries "PORT[/PROTO]" (default proto http-connect).  Appends
+ * to *tests (realloc'd); -1 and a message on bad input.
+ */
+int pe_scan_parse(const char *spec, struct pe_test **tests, size_t *ntests,
+    char *err, size_t errlen);
+
+/* Numeric "HOST:PORT" / "[V6]:PORT" -> sockaddr; -1 on error. */
+int pe_parse_hostport(const char *s, struct sockaddr_storage *, socklen_t *);
+/* port of an AF_INET/AF_INET6 sockaddr */
+int pe_target_port(const struct sockaddr *);
+/* Address text without port (v4-mapped shown as IPv4). */
+const char *pe_addr_str(const struct sockaddr *, char *buf, size_t len);
+/* Copy printable ASCII of src into dst (cap dstlen-1), others as '?'. */
+size_t pe_printable(char *dst, size_t dstlen, const char *src, size_t srclen);
+
+#endif

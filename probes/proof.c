@@ -1,0 +1,323 @@
+/*
+ * proof.c - nonces, the canary listener and proof of an open proxy.
+ *
+ * Every test gets a fresh 128-bit random nonce, registered here with an
+ * owner (the engine's test).  The proxy is asked to connect to the canary;
+ * the canary greets first with an SMTP-like 220 line (some tunnels relay only
+ * after the far end speaks), then scans what arrives for "pxm-<32 hex>",
+ * also behind HTTP headers a proxy may add.  A registered nonce proves the
+ * owner open; the canary records the address the connection came from (the
+ * proxy's egress) and answers "250 pxm-mac-<HMAC-SHA256(key, nonce)>" so the
+ * prober can also learn it over the tunnel.  Unknown nonces get 550 and are
+ * counted.  Connections are capped in number, time and bytes.
+ */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_RANDOM_H
+#include <sys/random.h>
+#endif
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <openssl/hmac.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include "pe_int.h"
+
+#define NBUCKETS 1024
+#define CANARY_READ_CAP 8192
+#define CANARY_TIMEOUT_S 20
+
+struct nonce_ent {
+	struct nonce_ent *next;
+	char hex[PE_NONCE_HEX + 1];
+	void *owner;
+};
+
+struct canary_conn {
+	struct pe_proof *pf;
+	struct bufferevent *bev;
+	char peer[PE_ADDRSTR_MAX];
+	size_t seen;
+	int done;
+};
+
+struct pe_proof {
+	struct event_base *base;
+	struct evconnlistener *lst;
+	struct pe_proof_hooks hooks;
+	struct nonce_ent *bucket[NBUCKETS];
+	unsigned char key[32];
+	int conns, max_conns;
+	uint64_t nconns, nproofs, nunknown;
+};
+
+static unsigned
+hash_hex(const char *hex)
+{
+	unsigned h = 2166136261u;
+	for (int i = 0; i < PE_NONCE_HEX; i++)
+		h = (h ^ (unsigned char)hex[i]) * 16777619u;
+	return h % NBUCKETS;
+}
+
+static int
+random_bytes(unsigned char *b, size_t n)
+{
+	return RAND_bytes(b, (int)n) == 1 ? 0 : -1;
+}
+
+static void
+to_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int
+pe_nonce_issue(struct pe_proof *pf, void *owner, char *hex)
+{
+	unsigned char raw[PE_NONCE_HEX / 2];
+	struct nonce_ent *e;
+
+	if (random_bytes(raw, sizeof(raw)) < 0)
+		return -1;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return -1;
+	to_hex(raw, sizeof(raw), e->hex);
+	e->owner = owner;
+	unsigned h = hash_hex(e->hex);
+	e->next = pf->bucket[h];
+	pf->bucket[h] = e;
+	memcpy(hex, e->hex, PE_NONCE_HEX + 1);
+	return 0;
+}
+
+static struct nonce_ent **
+nonce_slot(struct pe_proof *pf, const char *hex)
+{
+	struct nonce_ent **pp = &pf->bucket[hash_hex(hex)];
+	for (; *pp != NULL; pp = &(*pp)->next)
+		if (memcmp((*pp)->hex, hex, PE_NONCE_HEX) == 0)
+			return pp;
+	return NULL;
+}
+
+void
+pe_nonce_revoke(struct pe_proof *pf, const char *hex)
+{
+	struct nonce_ent **pp = nonce_slot(pf, hex), *e;
+	if (pp == NULL)
+		return;
+	e = *pp;
+	*pp = e->next;
+	free(e);
+}
+
+void
+pe_nonce_mac(const struct pe_proof *pf, const char *hex, char *machex)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	HMAC(EVP_sha256(), pf->key, sizeof(pf->key), (const unsigned char *)hex,
+	    PE_NONCE_HEX, md, &mdlen);
+	to_hex(md, PE_MAC_HEX / 2, machex);
+}
+
+static int
+is_lhex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+long
+pe_nonce_find(const char *buf, size_t len)
+{
+	const size_t plen = sizeof(PE_NONCE_PREFIX) - 1;
+	for (size_t i = 0; i + plen + PE_NONCE_HEX <= len; i++) {
+		if (memcmp(buf + i, PE_NONCE_PREFIX, plen) != 0)
+			continue;
+		size_t j = 0;
+		while (j < PE_NONCE_HEX && is_lhex(buf[i + plen + j]))
+			j++;
+		if (j == PE_NONCE_HEX)
+			return (long)(i + plen);
+	}
+	return -1;
+}
+
+static void
+canary_close(struct canary_conn *cc)
+{
+	cc->pf->conns--;
+	bufferevent_free(cc->bev);
+	free(cc);
+}
+
+static void
+canary_drained(struct bufferevent *bev, void *arg)
+{
+	struct canary_conn *cc = arg;
+	(void)bev;
+	if (cc->done)
+		canary_close(cc);
+}
+
+static void
+canary_read(struct bufferevent *bev, void *arg)
+{
+	struct canary_conn *cc = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len;
+	const char *data;
+	long off;
+
+	if (cc->done) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	len = evbuffer_get_length(in);
+	data = (const char *)evbuffer_pullup(in, -1);
+	off = data != NULL ? pe_nonce_find(data, len) : -1;
+	if (off >= 0) {
+		char hex[PE_NONCE_HEX + 1], mac[PE_MAC_HEX + 1];
+		struct nonce_ent **pp;
+
+		memcpy(hex, data + off, PE_NONCE_HEX);
+		hex[PE_NONCE_HEX] = '\0';
+		evbuffer_drain(in, len);
+		cc->done = 1;
+		pp = nonce_slot(cc->pf, hex);
+		if (pp == NULL) {
+			cc->pf->nunknown++;
+			evbuffer_add_printf(bufferevent_get_output(bev),
+			    "550 unknown token\r\n");
+		} else {
+			void *owner = (*pp)->owner;
+			cc->pf->nproofs++;
+			pe_nonce_mac(cc->pf, hex, mac);
+			evbuffer_add_printf(bufferevent_get_output(bev),
+			    "250 pxm-mac-%s\r\n", mac);
+			/* the owner revokes its nonce when it finishes */
+			cc->pf->hooks.proved(owner, cc->peer);
+		}
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		return;
+	}
+	/* keep a tail that may hold the start of a split token */
+	cc->seen += len;
+	if (cc->seen > CANARY_READ_CAP) {
+		canary_close(cc);
+		return;
+	}
+	if (len > 64)
+		evbuffer_drain(in, len - 64);
+}
+
+static void
+canary_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	canary_close(arg);
+}
+
+static void
+canary_accept(struct evconnlistener *lst, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct pe_proof *pf = arg;
+	struct canary_conn *cc;
+	struct timeval tv = { CANARY_TIMEOUT_S, 0 };
+
+	(void)lst;
+	(void)salen;
+	if (pf->conns >= pf->max_conns || (cc = calloc(1, sizeof(*cc))) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	cc->bev = bufferevent_socket_new(pf->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (cc->bev == NULL) {
+		evutil_closesocket(fd);
+		free(cc);
+		return;
+	}
+	cc->pf = pf;
+	pf->conns++;
+	pf->nconns++;
+	pe_addr_str(sa, cc->peer, sizeof(cc->peer));
+	bufferevent_setcb(cc->bev, canary_read, canary_drained, canary_event, cc);
+	bufferevent_set_timeouts(cc->bev, &tv, &tv);
+	bufferevent_enable(cc->bev, EV_READ | EV_WRITE);
+	evbuffer_add(bufferevent_get_output(cc->bev), PE_CANARY_GREETING,
+	    sizeof(PE_CANARY_GREETING) - 1);
+}
+
+struct pe_proof *
+pe_proof_new(struct event_base *base, const struct sockaddr *sa, socklen_t salen,
+    int max_conns, const struct pe_proof_hooks *hooks, char *err, size_t errlen)
+{
+	struct pe_proof *pf = calloc(1, sizeof(*pf));
+	char a[PE_ADDRSTR_MAX];
+
+	if (pf == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pf->base = base;
+	pf->hooks = *hooks;
+	pf->max_conns = max_conns > 0 ? max_conns : 256;
+	if (random_bytes(pf->key, sizeof(pf->key)) < 0) {
+		snprintf(err, errlen, "no randomness for the canary key");
+		free(pf);
+		return NULL;
+	}
+	if (base != NULL && sa != NULL) {
+		pf->lst = evconnlistener_new_bind(base, canary_accept, pf,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128, sa, (int)salen);
+		if (pf->lst == NULL) {
+			snprintf(err, errlen, "canary listener on %s port %d: %s",
+			    pe_addr_str(sa, a, sizeof(a)), pe_target_port(sa),
+			    strerror(errno));
+			free(pf);
+			return NULL;
+		}
+	}
+	return pf;
+}
+
+void
+pe_proof_free(struct pe_proof *pf)
+{
+	if (pf == NULL)
+		return;
+	if (pf->lst != NULL)
+		evconnlistener_free(pf->lst);
+	for (int i = 0; i < NBUCKETS; i++) {
+		struct nonce_ent *e = pf->bucket[i], *n;
+		for (; e != NULL; e = n) {
+			n = e->next;
+			free(e);
+		}
+	}
+	free(pf);
+}
+
+void
+pe_proof_stats(const struct pe_proof *pf, uint64_t *conns, uint64_t *proofs,
+    uint64_t *unknown)
+{
+	*conns = pf->nconns;
+	*proofs = pf->nproofs;
+	*unknown = pf->nunknown;
+}

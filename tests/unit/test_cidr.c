@@ -1,0 +1,2 @@
+#include "t.h"
+int main(void){T_DONE();}
