@@ -1,2 +1,120 @@
+/* configuration: defaults, every key, errors with file:line */
+#include "config.h"
+#include <unistd.h>
 #include "t.h"
-int main(void){T_DONE();}
+#include "pmconfig.h"
+
+static char path[64];
+
+static struct pm_config *
+load(const char *text, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	err[0] = '\0';
+	return config_load(path, err, errlen);
+}
+
+/* expect an error at line `line` whose message contains `frag` */
+static void
+bad(const char *text, int line, const char *frag, const char *name)
+{
+	char err[600], want[96];
+	struct pm_config *cf = load(text, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:%d: ", path, line);
+	int ok = cf == NULL && strncmp(err, want, strlen(want)) == 0 && strstr(err, frag) != NULL;
+	if (!ok)
+		printf("  got: %s\n", err);
+	T_OK(ok, name);
+	config_unref(cf);
+}
+
+int
+main(void)
+{
+	char err[600];
+	struct pm_config *cf;
+
+	t_prog = "config: ";
+	snprintf(path, sizeof(path), "/tmp/pm-test-config-%ld.conf", (long)getpid());
+
+	cf = config_load(NULL, err, sizeof(err));
+	T_OK(cf != NULL, "built-in defaults load");
+	T_STREQ(cf->socket, "inet:8890@127.0.0.1", "default socket");
+	T_OK(cf->mode == MODE_ENFORCE && cf->action.stage == STAGE_RCPT, "default mode and stage");
+	T_OK(cf->action.on_open == ACT_REJECT && cf->action.on_pending == ACT_TAG &&
+	    cf->action.on_error == ACT_ACCEPT, "default actions");
+	T_OK(cf->allow.n == 2, "default allow has 127/8 and ::1");
+	T_OK(cf->probe.ntests >= 8, "default scan 'basic' expands");
+	T_OK(cf->verdict.open_ttl == 86400 && cf->verdict.clean_ttl == 3600 &&
+	    cf->verdict.error_ttl == 300, "default TTLs");
+	config_unref(cf);
+
+	cf = load(
+	    "socket = \"unix:/run/pm.sock\";\n"
+	    "user = \"\"; pid_file = \"\";\n"
+	    "syslog_facility = \"local5\"; log_level = \"debug\"; log_stderr = true;\n"
+	    "mode = \"observe\";\n"
+	    "allow = [ \"192.0.2.0/24\", \"2001:db8::/32\" ];\n"
+	    "skip_authenticated = false;\n"
+	    "skip_daemon_names = [ \"ORIGINATING\", \"submission\" ];\n"
+	    "exempt_recipients = [ \"postmaster@\", \"@abuse.example\" ];\n"
+	    "probe: { scan = [ \"3128\", \"1080/socks5\", \"1080/socks4\", \"8080/http\" ];\n"
+	    "  tags = { }; target = \"canary\"; canary_listen = \"[::1]:2600\";\n"
+	    "  canary_address = \"\"; mta_address = \"\"; banner = \"220 \";\n"
+	    "  connect_timeout = 2; timeout = 7.5; retries = 2; max_inflight = 64;\n"
+	    "  max_per_client = 4; max_queue = 100; allow_private = [ \"127.0.0.0/8\" ];\n"
+	    "  resolver = \"127.0.0.1:5353\"; };\n"
+	    "verdict: { open_ttl = 60; clean_ttl = 30; error_ttl = 10; max_entries = 1000; };\n"
+	    "action: { stage = \"eom\"; on_open = \"tag\"; on_pending = \"tempfail\";\n"
+	    "  on_error = \"tag\"; on_clean = \"tag\"; pending_wait = 2.5; header = \"X-PM\";\n"
+	    "  reject_reply = \"554 5.7.1 no %a\"; tempfail_reply = \"450 4.7.1 wait %% %p\"; };\n",
+	    err, sizeof(err));
+	T_OK(cf != NULL, "a file with every key loads");
+	if (cf == NULL) {
+		printf("  got: %s\n", err);
+		T_DONE();
+	}
+	T_OK(cf->mode == MODE_OBSERVE && cf->action.stage == STAGE_EOM, "mode and stage read");
+	T_OK(cf->probe.ntests == 4, "scan list read");
+	T_OK(cf->probe.canary_listen.ss_family == AF_INET6, "IPv6 canary");
+	T_OK(cf->probe.timing.connect_timeout == 2.0 && cf->probe.timing.timeout == 7.5 &&
+	    cf->probe.timing.retries == 2, "timing read (int and float)");
+	T_OK(cf->action.on_clean == ACT_TAG && cf->action.pending_wait == 2.5, "action read");
+	T_OK(cf->verdict.max_entries == 1000, "verdict read");
+	T_OK(cf->exempt_recipients.n == 2 && cf->skip_daemon_names.n == 2, "lists read");
+	config_unref(cf);
+
+	bad("socket = \"inet:8890@127.0.0.1\";\nsokcet = \"x\";\n", 2, "unknown key \"sokcet\"", "unknown top key");
+	bad("probe: {\n  scna = [ ];\n};\n", 2, "unknown key \"probe.scna\"", "unknown probe key");
+	bad("action: {\n stage = \"rcpt\";\n\n on_open = \"drop\";\n};\n", 4, "not one of", "bad action value");
+	bad("socket = \"inet:127.0.0.1:8890\";\n", 1, "inet:PORT@HOST", "postfix-style socket explained");
+	bad("socket = \"tcp:1\";\n", 1, "expected unix", "unknown socket type");
+	bad("\nmode = = 3;\n", 2, "syntax error", "libconfig syntax error has a line");
+	bad("mode = 1;\n", 1, "expected a string", "type error");
+	bad("log_stderr = \"yes\";\n", 1, "true or false", "bool type error");
+	bad("allow = [ \"10.0.0.0/8\", \"bogus\" ];\n", 1, "bad address \"bogus\"", "bad CIDR in allow");
+	bad("\nprobe: { scan = [ \"3128/gopher\" ]; };\n", 2, "unknown proxy type", "unknown proxy type");
+	bad("probe: { scan = [ \"99999\" ]; };\n", 1, "bad port specification", "bad port");
+	bad("probe: { scan = [ ]; };\n", 1, "empty", "empty scan list");
+	bad("probe: {\n timeout = 1.0;\n connect_timeout = 5.0; };\n", 2, "shorter", "timeout < connect_timeout");
+	bad("probe: { retries = 99; };\n", 1, "out of range", "retries range");
+	bad("probe: { canary_listen = \"localhost:25\"; };\n", 1, "numeric HOST:PORT", "canary must be numeric");
+	bad("probe: { canary_listen = \"0.0.0.0:2526\"; };\n", 1, "canary_address", "wildcard canary needs an address");
+	bad("probe: { target = \"mta\"; };\n", 1, "not supported", "target not yet supported");
+	bad("verdict: { max_entries = 2; };\n", 1, "out of range", "max_entries range");
+	bad("action: { pending_wait = 60.0; };\n", 1, "out of range", "pending_wait capped below MTA timeouts");
+	bad("action: { reject_reply = \"450 4.7.1 x\"; };\n", 1, "5NN", "reject reply must be 5xx");
+	bad("action: { tempfail_reply = \"550 5.7.1 x\"; };\n", 1, "4NN", "tempfail reply must be 4xx");
+	bad("action: { reject_reply = \"550 no enhanced code\"; };\n", 1, "enhanced", "enhanced code required");
+	bad("action: { reject_reply = \"550 5.7.1 100%\"; };\n", 1, "escape", "stray percent refused");
+	bad("action: { on_pending = \"reject\"; };\n", 1, "permanent", "pending never rejects");
+	bad("action: { header = \"X Bad: header\"; };\n", 1, "header name", "bad header name");
+	bad("action: { on_clean = \"reject\"; };\n", 1, "clean", "clean cannot be rejected");
+	bad("probe = 3;\n", 1, "group", "probe must be a group");
+	cf = config_load("/nonexistent/pm.conf", err, sizeof(err));
+	T_OK(cf == NULL && strstr(err, "/nonexistent/pm.conf: cannot read") != NULL, "missing file");
+	unlink(path);
+	T_DONE();
+}

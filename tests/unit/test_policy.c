@@ -1,2 +1,107 @@
+/* policy: stage x verdict x mode x exemptions; replies; header values */
+#include "config.h"
 #include "t.h"
-int main(void){T_DONE();}
+#include "policy.h"
+
+int
+main(void)
+{
+	char err[256], name[160], code[4], xcode[16], text[256];
+	struct pm_config *cf = config_load(NULL, err, sizeof(err));
+	struct pm_facts f;
+	struct pm_decision d;
+	const enum vt_state verdicts[] = { VT_NONE, VT_PENDING, VT_OPEN, VT_CLEAN, VT_ERROR };
+	const enum pm_action acts[] = { ACT_ACCEPT, ACT_REJECT, ACT_TEMPFAIL, ACT_TAG };
+
+	t_prog = "policy: ";
+	/* full matrix: enforcement stage x call stage x verdict x mode x auth x exempt */
+	int cells = 0, wrong = 0;
+	for (int es = STAGE_CONNECT; es <= STAGE_EOM; es++)
+	for (int cs = STAGE_CONNECT; cs <= STAGE_EOM; cs++)
+	for (size_t vi = 0; vi < 5; vi++)
+	for (int mode = 0; mode < 2; mode++)
+	for (int auth = 0; auth < 2; auth++)
+	for (int ex = 0; ex < 2; ex++)
+	for (size_t oa = 0; oa < 4; oa++) {
+		cf->action.stage = (enum pm_stage)es;
+		cf->mode = (enum pm_mode)mode;
+		cf->action.on_open = acts[oa];
+		cf->action.on_pending = ACT_TAG;
+		cf->action.on_error = ACT_TEMPFAIL;
+		cf->action.on_clean = ACT_ACCEPT;
+		f.stage = (enum pm_stage)cs;
+		f.verdict = verdicts[vi];
+		f.authenticated = auth;
+		f.exempt = ex;
+		enum pm_decision_kind k = policy_decide(cf, &f, &d);
+		enum pm_decision_kind wk;
+		enum pm_action wa = ACT_ACCEPT;
+		if (cs != es) wk = PD_NONE;
+		else if (auth && cs >= STAGE_MAIL) wk = PD_SKIP;
+		else if (ex && cs >= STAGE_RCPT) wk = PD_SKIP;
+		else {
+			wk = PD_ACT;
+			wa = verdicts[vi] == VT_OPEN ? acts[oa] : verdicts[vi] == VT_PENDING ? ACT_TAG :
+			    verdicts[vi] == VT_ERROR ? ACT_TEMPFAIL : ACT_ACCEPT;
+		}
+		cells++;
+		if (k != wk || (k == PD_ACT && (d.action != wa || d.observe != (mode == 1)))) {
+			wrong++;
+			printf("  cell es=%d cs=%d v=%d mode=%d auth=%d ex=%d oa=%zu: got %d/%d want %d/%d\n",
+			    es, cs, (int)verdicts[vi], mode, auth, ex, oa, k, d.action, wk, wa);
+		}
+	}
+	snprintf(name, sizeof(name), "decision matrix (%d cells)", cells);
+	T_OK(wrong == 0, name);
+	cf->action.stage = STAGE_RCPT;
+	cf->mode = MODE_ENFORCE;
+	f.stage = STAGE_RCPT; f.verdict = VT_OPEN; f.authenticated = true; f.exempt = false;
+	cf->skip_authenticated = false;
+	T_OK(policy_decide(cf, &f, &d) == PD_ACT, "skip_authenticated=false enforces on auth users");
+	cf->skip_authenticated = true;
+	T_OK(policy_decide(cf, &f, &d) == PD_SKIP && strcmp(d.skip, "authenticated") == 0, "auth skip reason");
+
+	/* recipients: default list postmaster@, abuse@ */
+	T_OK(policy_rcpt_exempt(cf, "<Postmaster@Example.ORG>"), "postmaster@ any domain, any case");
+	T_OK(policy_rcpt_exempt(cf, "abuse@example.net"), "abuse@ bare");
+	T_OK(policy_rcpt_exempt(cf, "<postmaster>"), "RFC 5321 bare <postmaster>");
+	T_OK(!policy_rcpt_exempt(cf, "<postmaster2@example.org>"), "prefix is not enough");
+	T_OK(!policy_rcpt_exempt(cf, "<xpostmaster@example.org>"), "suffix is not enough");
+	T_OK(!policy_rcpt_exempt(cf, "<user@postmaster.example>"), "domain part is not a local part");
+
+	/* replies */
+	T_OK(policy_reply("550 5.7.1 Client host [%a] is an open proxy (%p)", "192.0.2.7",
+	    "socks5:1080", code, xcode, text, sizeof(text)) == 0, "reply parses");
+	T_STREQ(code, "550", "reply code");
+	T_STREQ(xcode, "5.7.1", "enhanced code");
+	T_STREQ(text, "Client host [192.0.2.7] is an open proxy (socks5:1080)", "expansion");
+	policy_reply("451 4.7.1 100%% sure about %a", "::1", "", code, xcode, text, sizeof(text));
+	T_STREQ(text, "100%% sure about ::1", "percent doubled for smfi_setreply");
+	policy_reply("550 5.7.1 %p", "x", "bad\r\nvalue%", code, xcode, text, sizeof(text));
+	T_STREQ(text, "bad??value%%", "inserted text made printable and escaped");
+	{
+		char small[8];
+		policy_reply("550 5.7.1 %a%a%a", "255.255.255.255", "", code, xcode, small, sizeof(small));
+		T_OK(strlen(small) < sizeof(small), "reply text never overflows");
+	}
+	T_OK(policy_reply("hello", "a", "p", code, xcode, text, sizeof(text)) < 0, "malformed template refused");
+
+	/* header values */
+	struct vt_info v = { 0 };
+	v.state = VT_OPEN;
+	snprintf(v.evidence, sizeof(v.evidence), "socks5:1080");
+	snprintf(v.egress, sizeof(v.egress), "203.0.113.9");
+	policy_header_value(&v, "mx.example", text, sizeof(text));
+	T_STREQ(text, "open-proxy socks5:1080 egress=203.0.113.9; host=mx.example", "open header");
+	v.state = VT_CLEAN;
+	policy_header_value(&v, "mx", text, sizeof(text));
+	T_STREQ(text, "clean; host=mx", "clean header");
+	v.state = VT_PENDING;
+	policy_header_value(&v, "mx", text, sizeof(text));
+	T_STREQ(text, "pending; host=mx", "pending header");
+	v.state = VT_ERROR;
+	policy_header_value(&v, "mx", text, sizeof(text));
+	T_STREQ(text, "error; host=mx", "error header");
+	config_unref(cf);
+	T_DONE();
+}

@@ -1,2 +1,171 @@
+/* each protocol's request bytes and reply parsing, on plain evbuffers */
+#include "config.h"
+#include <arpa/inet.h>
 #include "t.h"
-int main(void){T_DONE();}
+#include "pe_int.h"
+
+static struct sockaddr_storage tgt4, tgt6;
+static struct evbuffer *in, *out;
+static struct pe_pstate ps;
+
+static void
+begin(const struct pe_proto *p, const struct sockaddr_storage *t)
+{
+	evbuffer_drain(in, evbuffer_get_length(in));
+	evbuffer_drain(out, evbuffer_get_length(out));
+	memset(&ps, 0, sizeof(ps));
+	ps.target = (const struct sockaddr *)t;
+	p->start(&ps, out);
+}
+
+static int
+out_is(const void *want, size_t len)
+{
+	size_t n = evbuffer_get_length(out);
+	int ok = n == len && memcmp(evbuffer_pullup(out, -1), want, len) == 0;
+	evbuffer_drain(out, n);
+	return ok;
+}
+
+static enum pe_step
+feed(const struct pe_proto *p, const void *data, size_t len)
+{
+	evbuffer_add(in, data, len);
+	return p->on_read(&ps, in, out);
+}
+
+#define FEEDS(p, s) feed((p), (s), sizeof(s) - 1)
+#define OUT_IS(s) out_is((s), sizeof(s) - 1)
+
+int
+main(void)
+{
+	const struct pe_proto *hc = pe_proto_find("http-connect");
+	const struct pe_proto *s4 = pe_proto_find("socks4");
+	const struct pe_proto *s5 = pe_proto_find("socks5");
+	socklen_t sl;
+
+	t_prog = "protocols: ";
+	in = evbuffer_new();
+	out = evbuffer_new();
+	pe_parse_hostport("192.0.2.10:2525", &tgt4, &sl);
+	pe_parse_hostport("[2001:db8::10]:2525", &tgt6, &sl);
+
+	T_OK(pe_proto_find("http") == hc, "http is an alias of http-connect");
+	T_OK(pe_proto_find("gopher") == NULL, "unknown protocol");
+
+	/* HTTP CONNECT */
+	begin(hc, &tgt4);
+	T_OK(OUT_IS("CONNECT 192.0.2.10:2525 HTTP/1.0\r\n\r\n"), "CONNECT request v4");
+	T_OK(FEEDS(hc, "HTTP/1.1 200 Connection established\r\n") == PE_STEP_MORE, "200 waits for the header end");
+	T_OK(FEEDS(hc, "Proxy-agent: x\r\n\r\n220 greeting") == PE_STEP_TUNNEL, "tunnel after blank line");
+	T_OK(evbuffer_get_length(in) == 12, "tunnel bytes left for the engine");
+	begin(hc, &tgt6);
+	T_OK(OUT_IS("CONNECT [2001:db8::10]:2525 HTTP/1.0\r\n\r\n"), "CONNECT request v6 in brackets");
+	begin(hc, &tgt4);
+	T_OK(FEEDS(hc, "HTTP/1.0 200 OK\n\n") == PE_STEP_TUNNEL, "bare LF accepted");
+	begin(hc, &tgt4);
+	T_OK(FEEDS(hc, "HTTP/1.1 403 Forbidden\r\n") == PE_STEP_CLOSED && strcmp(ps.reason, "http-403") == 0, "403 closed");
+	begin(hc, &tgt4);
+	T_OK(FEEDS(hc, "HTTP/1.0 407 Proxy Authentication Required\r\n") == PE_STEP_CLOSED, "407 closed");
+	begin(hc, &tgt4);
+	T_OK(FEEDS(hc, "HTTP/1.1 503 Service Unavailable\r\n") == PE_STEP_INCONCLUSIVE, "503 inconclusive");
+	begin(hc, &tgt4);
+	T_OK(FEEDS(hc, "HTTP/1.0 500 Unable to connect\r\n") == PE_STEP_CLOSED, "500 closed");
+	begin(hc, &tgt4);
+	T_OK(FEEDS(hc, "SSH-2.0-OpenSSH_9.2\r\n") == PE_STEP_CLOSED && strcmp(ps.reason, "not-http") == 0, "other service closed");
+	T_STREQ(ps.detail, "SSH-2.0-OpenSSH_9.2", "detail keeps the printable reply");
+	begin(hc, &tgt4);
+	T_OK(FEEDS(hc, "HTTP/1.1 2000 x\r\n") == PE_STEP_CLOSED, "4-digit status is not HTTP");
+	begin(hc, &tgt4);
+	T_OK(FEEDS(hc, "HTTP/1.1 20") == PE_STEP_MORE, "partial status line waits");
+	begin(hc, &tgt4);
+	{
+		char junk[1500];
+		memset(junk, 'A', sizeof(junk));
+		T_OK(feed(hc, junk, sizeof(junk)) == PE_STEP_CLOSED, "endless line closed");
+	}
+	begin(hc, &tgt4);
+	T_OK(FEEDS(hc, "HTTP/1.1 200 OK\r\nX: \x01\xff\r\n\r\n") == PE_STEP_TUNNEL, "binary header bytes tolerated");
+
+	/* SOCKS4 */
+	begin(s4, &tgt4);
+	T_OK(out_is("\x04\x01\x09\xdd\xc0\x00\x02\x0a\x00", 9), "SOCKS4 request bytes");
+	T_OK(feed(s4, "\x00\x5a\x00", 3) == PE_STEP_MORE, "partial SOCKS4 reply waits");
+	T_OK(feed(s4, "\x00\x00\x00\x00\x00", 5) == PE_STEP_TUNNEL, "0x5A granted");
+	begin(s4, &tgt4);
+	T_OK(feed(s4, "\x00\x5b\x00\x19\x7f\x00\x00\x01", 8) == PE_STEP_CLOSED && strcmp(ps.reason, "socks4-rejected") == 0, "0x5B rejected");
+	T_STREQ(ps.detail, "00 5b 00 19 7f 00 00 01", "binary reply logged as hex");
+	begin(s4, &tgt4);
+	T_OK(feed(s4, "\x05\xff", 2) == PE_STEP_CLOSED && strcmp(ps.reason, "socks5-only") == 0, "SOCKS5-only server");
+	begin(s4, &tgt4);
+	T_OK(feed(s4, "\x04\x5a\x00\x00\x00\x00\x00\x00", 8) == PE_STEP_TUNNEL, "VN=4 reply tolerated");
+	begin(s4, &tgt4);
+	T_OK(FEEDS(s4, "HTTP/1.0 400 Bad") == PE_STEP_CLOSED, "HTTP answer is not SOCKS4");
+	T_OK(s4->flags & PE_PROTO_V4_ONLY, "SOCKS4 marked IPv4-only");
+
+	/* SOCKS5 */
+	begin(s5, &tgt4);
+	T_OK(out_is("\x05\x01\x00", 3), "SOCKS5 greeting");
+	T_OK(feed(s5, "\x05", 1) == PE_STEP_MORE, "partial method reply waits");
+	T_OK(evbuffer_get_length(out) == 0, "no request before the method reply");
+	T_OK(feed(s5, "\x00", 1) == PE_STEP_MORE, "method accepted");
+	T_OK(out_is("\x05\x01\x00\x01\xc0\x00\x02\x0a\x09\xdd", 10), "SOCKS5 CONNECT v4 bytes");
+	T_OK(feed(s5, "\x05\x00\x00\x01\x7f\x00", 6) == PE_STEP_MORE, "partial CONNECT reply waits");
+	T_OK(feed(s5, "\x00\x04\x04\x38", 4) == PE_STEP_TUNNEL, "granted after full v4 BND");
+	begin(s5, &tgt6);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	feed(s5, "\x05\x00", 2);
+	T_OK(out_is("\x05\x01\x00\x04\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x10\x09\xdd", 22),
+	    "SOCKS5 CONNECT v6 bytes (ATYP 4)");
+	T_OK(feed(s5, "\x05\x00\x00\x03\x03" "abc" "\x00\x19", 10) == PE_STEP_TUNNEL, "domain-name BND parsed");
+	begin(s5, &tgt4);
+	T_OK(feed(s5, "\x05\xff", 2) == PE_STEP_CLOSED && strcmp(ps.reason, "socks5-auth-required") == 0, "05 FF closed");
+	begin(s5, &tgt4);
+	T_OK(feed(s5, "\x05\x02", 2) == PE_STEP_CLOSED, "username/password method closed");
+	begin(s5, &tgt4);
+	T_OK(feed(s5, "\x00\x5b", 2) == PE_STEP_CLOSED && strcmp(ps.reason, "socks4-only") == 0, "SOCKS4-only server");
+	begin(s5, &tgt4);
+	feed(s5, "\x05\x00", 2);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	T_OK(feed(s5, "\x05\x02\x00\x01\x7f\x00\x00\x01\x00\x19", 10) == PE_STEP_CLOSED && strcmp(ps.reason, "socks5-rep-02") == 0, "ruleset refusal closed");
+	begin(s5, &tgt4);
+	feed(s5, "\x05\x00", 2);
+	T_OK(feed(s5, "\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00", 10) == PE_STEP_INCONCLUSIVE, "connection refused at target inconclusive");
+	begin(s5, &tgt4);
+	feed(s5, "\x05\x00", 2);
+	T_OK(feed(s5, "\x05\x00\x00\x09\x00", 5) == PE_STEP_CLOSED, "bad ATYP closed");
+	begin(s5, &tgt4);
+	feed(s5, "\x05\x00", 2);
+	T_OK(feed(s5, "\x04\x00", 2) == PE_STEP_CLOSED, "wrong version in reply closed");
+
+	/* nonce search used by the canary */
+	{
+		const char *s = "POST / HTTP/1.0\r\nVia: x\r\n\r\nEHLO pxm-0123456789abcdef0123456789abcdef\r\n";
+		long off = pe_nonce_find(s, strlen(s));
+		T_OK(off > 0 && strncmp(s + off, "0123456789abcdef", 16) == 0, "nonce found behind headers");
+		T_OK(pe_nonce_find("pxm-0123", 8) < 0, "short token not a nonce");
+		T_OK(pe_nonce_find("pxm-0123456789ABCDEF0123456789abcdef", 36) < 0, "upper-case hex is not ours");
+	}
+	/* scan entries */
+	{
+		struct pe_test *t = NULL;
+		size_t n = 0;
+		char err[128];
+		T_OK(pe_scan_parse("3128", &t, &n, err, sizeof(err)) == 0 && n == 1 && t[0].proto == hc && t[0].port == 3128, "bare port = http-connect");
+		T_OK(pe_scan_parse("1080/socks5", &t, &n, err, sizeof(err)) == 0 && n == 2 && t[1].proto == s5, "port/proto");
+		T_OK(pe_scan_parse("3128/http", &t, &n, err, sizeof(err)) == 0 && n == 2, "duplicate scanned once");
+		T_OK(pe_scan_parse("0", &t, &n, err, sizeof(err)) < 0 && strstr(err, "bad port specification"), "port 0 refused");
+		T_OK(pe_scan_parse("80/foo", &t, &n, err, sizeof(err)) < 0 && strstr(err, "unknown proxy type"), "unknown type refused");
+		T_OK(pe_scan_parse("abc", &t, &n, err, sizeof(err)) < 0, "non-numeric refused");
+		T_OK(pe_scan_parse("socks", &t, &n, err, sizeof(err)) == 0 && n == 3, "tag socks expands (duplicates scanned once)");
+		free(t);
+		t = NULL;
+		n = 0;
+		T_OK(pe_scan_parse("basic", &t, &n, err, sizeof(err)) == 0 && n == 8, "tag basic: the implemented part of pxytest's list");
+		free(t);
+	}
+	evbuffer_free(in);
+	evbuffer_free(out);
+	T_DONE();
+}
