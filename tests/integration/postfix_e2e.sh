@@ -1,0 +1,164 @@
+#!/bin/bash
+# End to end: real Postfix -> proxymilter -> real proxies on loopback.
+#
+# Hosts (each 127.0.0.x is a separate "client host"; mail is sent from it
+# with swaks --local-interface, and the proxy listens on the same address):
+#   127.0.0.2:3128  squid, open          -> reject (http-connect:3128)
+#   127.0.0.3:8080  tinyproxy, open      -> reject (http-connect:8080)
+#   127.0.0.4:1080  dante, open          -> reject (socks4/socks5:1080)
+#   127.0.0.5:1080  microsocks (open)    -> reject (socks5:1080)
+#   127.0.0.12:3128 squid, secure        -> delivered
+#   127.0.0.13:8080 tinyproxy, secure    -> delivered
+#   127.0.0.14:1080 dante, secure        -> delivered
+#   127.0.0.7       nothing listening    -> delivered
+#   127.0.0.8:3128  decoy (fake 200+220) -> delivered, never "open"
+#   ::1             nothing listening    -> delivered (IPv6 client)
+# Then: SOCKS4 alone against dante, observe mode, tag mode.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/peers.sh"
+trap stop_all EXIT
+
+MPORT=18890
+CPORT=12526
+RCPT=user@remote.test.invalid
+
+for p in squid tinyproxy danted microsocks swaks postfix smtp-sink; do
+	command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] || { fail "prerequisite $p installed"; summary; exit 1; }
+done
+
+milter_conf "$T/enforce.conf" $MPORT $CPORT
+start_milter milter "$T/enforce.conf" || { fail "milter starts"; summary; exit 1; }
+start_postfix "inet:127.0.0.1:$MPORT" || { fail "postfix starts"; summary; exit 1; }
+start_squid squid-open open 127.0.0.2 &&
+start_squid squid-secure secure 127.0.0.12 &&
+start_tinyproxy tiny-open open 127.0.0.3 &&
+start_tinyproxy tiny-secure secure 127.0.0.13 &&
+start_dante dante-open open 127.0.0.4 &&
+start_dante dante-secure secure 127.0.0.14 &&
+start_microsocks microsocks 127.0.0.5 &&
+start_fake decoy decoy 127.0.0.8 3128 || { fail "peers start"; summary; exit 1; }
+pass "postfix, milter, squid, tinyproxy, dante, microsocks, decoy started"
+MLOG=$T/milter/milter.log
+
+expect_reject() { # expect_reject SRC EVIDENCE_RE NAME
+	local src=$1 ev=$2 name=$3 before out
+	before=$(sink_count)
+	out=$(send_mail "$src" "$RCPT")
+	if echo "$out" | grep -qE "<\*\* *550 5\.7\.1 Client host \[$src\] is an open proxy \($ev\)"; then
+		pass "$name: rejected at RCPT with the configured reply"
+	else
+		fail "$name: rejected at RCPT" "$(echo "$out" | grep -E '^ *<[*~-]' | tail -3 | tr '\n' ' ')"
+	fi
+	sleep 0.3
+	[ "$(sink_count)" -eq "$before" ] && pass "$name: nothing delivered" || fail "$name: nothing delivered"
+	grep -qE "verdict sess=[0-9a-f]{8} client=\[$src\] verdict=open-proxy evidence=$ev egress=$src " "$MLOG" &&
+		pass "$name: verdict open-proxy with egress $src logged" ||
+		fail "$name: verdict logged" "$(grep "client=\[$src\]" "$MLOG" | tail -2)"
+}
+
+expect_deliver() { # expect_deliver SRC NAME
+	local src=$1 name=$2 before out
+	before=$(sink_count)
+	out=$(send_mail "$src" "$RCPT")
+	if echo "$out" | grep -qE '<- *250 2\.0\.0 Ok: queued'; then
+		pass "$name: accepted"
+	else
+		fail "$name: accepted" "$(echo "$out" | grep -E '^ *<[*~-]' | tail -3 | tr '\n' ' ')"
+	fi
+	wait_sink $((before + 1)) && pass "$name: delivered to the sink" || fail "$name: delivered to the sink"
+}
+
+expect_reject 127.0.0.2 'http-connect:3128' "squid open (HTTP CONNECT)"
+expect_reject 127.0.0.3 'http-connect:8080' "tinyproxy open (HTTP CONNECT)"
+expect_reject 127.0.0.4 'socks[45]:1080' "dante open (SOCKS)"
+expect_reject 127.0.0.5 'socks5:1080' "microsocks (SOCKS5)"
+expect_deliver 127.0.0.12 "squid secure"
+grep -qE 'probe sess=.* client=\[127\.0\.0\.12\] test=http-connect:3128 result=closed reason=http-403' "$MLOG" &&
+	pass "squid secure: probe closed by its 403" || fail "squid secure: 403 logged"
+expect_deliver 127.0.0.13 "tinyproxy secure"
+expect_deliver 127.0.0.14 "dante secure"
+grep -qE 'client=\[127\.0\.0\.14\] test=socks5:1080 result=closed reason=socks5-rep-02' "$MLOG" &&
+	pass "dante secure: SOCKS5 ruleset refusal logged" || fail "dante secure: SOCKS5 refusal logged"
+grep -qE 'client=\[127\.0\.0\.14\] test=socks4:1080 result=closed reason=socks4-rejected' "$MLOG" &&
+	pass "dante secure: SOCKS4 refusal logged" || fail "dante secure: SOCKS4 refusal logged"
+expect_deliver 127.0.0.7 "nothing listening"
+grep -qE 'verdict sess=.* client=\[127\.0\.0\.7\] verdict=clean' "$MLOG" &&
+	pass "nothing listening: verdict clean" || fail "nothing listening: verdict clean"
+expect_deliver 127.0.0.8 "decoy (fake 200 + fake 220)"
+grep -qE 'client=\[127\.0\.0\.8\] test=http-connect:3128 result=closed reason=foreign-peer .*detail="220 mail.decoy.example' "$MLOG" &&
+	pass "decoy: its fake banner is recognised as a foreign peer" || fail "decoy: foreign-peer logged"
+grep -qE 'client=\[127\.0\.0\.8\] verdict=open-proxy' "$MLOG" && fail "decoy never open" || pass "decoy never open"
+expect_deliver ::1 "IPv6 client ::1"
+grep -qE 'verdict sess=.* client=\[::1\] verdict=clean' "$MLOG" &&
+	pass "IPv6 client probed, verdict clean" || fail "IPv6 client verdict"
+
+# second message from an open proxy: cache hit, reject again, no new probes
+n_probe=$(grep -c 'probe-start .*client=\[127\.0\.0\.5\]' "$MLOG")
+out=$(send_mail 127.0.0.5 "$RCPT")
+echo "$out" | grep -q '<\*\* *550 5.7.1' && pass "cached verdict rejects again" || fail "cached verdict rejects again"
+[ "$(grep -c 'probe-start .*client=\[127\.0\.0\.5\]' "$MLOG")" -eq "$n_probe" ] &&
+	grep -qE 'cache sess=.* client=\[127\.0\.0\.5\] hit=yes verdict=open-proxy' "$MLOG" &&
+	pass "second connection served from the table" || fail "second connection served from the table"
+
+# postmaster@ is exempt even for an open proxy
+before=$(sink_count)
+out=$(send_mail 127.0.0.5 postmaster@test.invalid)
+echo "$out" | grep -qE '<- *250 2\.0\.0 Ok: queued' && wait_sink $((before + 1)) &&
+	pass "postmaster@ exempt for an open proxy" || fail "postmaster@ exempt"
+grep -qE 'skip sess=.* reason=exempt-recipient to=postmaster@test.invalid stage=rcpt' "$MLOG" &&
+	pass "exemption logged with its reason" || fail "exemption logged"
+
+# Postfix's own log shows the milter's reply
+grep -qE 'milter-reject: RCPT from unknown\[127\.0\.0\.2\]: 550 5\.7\.1 Client host \[127\.0\.0\.2\] is an open proxy' "$T/postfix/maillog" &&
+	pass "Postfix logs the milter-reject" || fail "Postfix logs the milter-reject"
+
+# forged copies of our header are removed from clean mail
+before=$(sink_count)
+send_mail 127.0.0.7 "$RCPT" --add-header "X-Proxy-Check: clean; host=forged" >/dev/null
+wait_sink $((before + 1))
+f=$(ls -t "$T"/postfix/sink/* | head -1)
+grep -qi '^X-Proxy-Check:' "$f" && fail "client-supplied X-Proxy-Check removed" "$(grep -i '^X-Proxy-Check' "$f")" ||
+	pass "client-supplied X-Proxy-Check removed"
+
+# timing figures for the closing note (informational)
+for src in 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5; do
+	e=$(grep -E "verdict sess=.* client=\[$src\] verdict=open-proxy" "$MLOG" | head -1 | sed -n 's/.*elapsed=\([0-9.]*s\).*/\1/p')
+	echo "INFO: connect-to-verdict $src $e"
+done
+
+# ---- SOCKS4 alone against dante -------------------------------------------
+stop_name milter
+milter_conf "$T/socks4.conf" $MPORT $CPORT "" 'scan = [ "1080/socks4" ];'
+start_milter milter-s4 "$T/socks4.conf" || fail "milter restarts (socks4 only)"
+MLOG=$T/milter-s4/milter.log
+expect_reject 127.0.0.4 'socks4:1080' "dante open via SOCKS4 only"
+expect_deliver 127.0.0.5 "microsocks is not a SOCKS4 proxy"
+grep -qE 'client=\[127\.0\.0\.5\] test=socks4:1080 result=closed reason=socks5-only' "$MLOG" &&
+	pass "microsocks' SOCKS5 answer to SOCKS4 logged" || fail "microsocks socks5-only logged"
+
+# ---- observe mode -----------------------------------------------------------
+stop_name milter-s4
+milter_conf "$T/observe.conf" $MPORT $CPORT 'mode = "observe";'
+start_milter milter-obs "$T/observe.conf" || fail "milter restarts (observe)"
+MLOG=$T/milter-obs/milter.log
+expect_deliver 127.0.0.2 "observe mode: open proxy still delivered"
+grep -qE 'would-reject sess=.* stage=rcpt client=unknown\[127\.0\.0\.2\]:[0-9]+ verdict=open-proxy evidence=http-connect:3128 reply="550 5\.7\.1 .*" .* mode=observe' "$MLOG" &&
+	pass "observe mode logs would-reject" || fail "observe mode logs would-reject"
+grep -qE ' reject sess=' "$MLOG" && fail "observe mode never rejects" || pass "observe mode never rejects"
+
+# ---- tag mode -------------------------------------------------------------------
+stop_name milter-obs
+milter_conf "$T/tag.conf" $MPORT $CPORT "" "" 'on_open = "tag"; on_clean = "tag";'
+start_milter milter-tag "$T/tag.conf" || fail "milter restarts (tag)"
+MLOG=$T/milter-tag/milter.log
+before=$(sink_count)
+expect_deliver 127.0.0.5 "tag mode: open proxy delivered"
+f=$(ls -t "$T"/postfix/sink/* | head -1)
+grep -qE "^X-Proxy-Check: open-proxy socks5:1080 egress=127\.0\.0\.5; host=$(hostname)" "$f" &&
+	pass "tag mode: header names the proxy and its egress" || fail "tag header (open)" "$(grep -i '^X-Proxy' "$f")"
+expect_deliver 127.0.0.7 "tag mode: clean client delivered"
+f=$(ls -t "$T"/postfix/sink/* | head -1)
+grep -qE "^X-Proxy-Check: clean; host=" "$f" && pass "tag mode: clean header" || fail "tag header (clean)"
+[ "$(grep -ci '^X-Proxy-Check:' "$f")" -eq 1 ] && pass "exactly one tag header" || fail "exactly one tag header"
+
+summary

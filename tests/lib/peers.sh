@@ -1,0 +1,260 @@
+# peers.sh - start the real programs the tests talk to (source after common.sh).
+# Each function writes its config under $T/<name>/, starts the program in the
+# foreground under spawn (pid recorded), and waits until it listens.
+
+# start_squid NAME open|secure ADDR [PORT]
+start_squid() {
+	local name=$1 mode=$2 addr=$3 port=${4:-3128} d=$T/$1
+	require_loopback "$addr"
+	mkdir -p "$d"
+	{
+		echo "http_port $addr:$port"
+		echo "visible_hostname $name.test.invalid"
+		echo "cache_effective_user proxy"
+		echo "pid_filename none"
+		echo "cache_log $d/cache.log"
+		echo "access_log stdio:$d/access.log"
+		echo "cache_store_log none"
+		echo "logfile_rotate 0"
+		echo "coredump_dir $d"
+		echo "cache deny all"
+		echo "cache_mem 8 MB"
+		echo "netdb_filename none"
+		echo "pinger_enable off"
+		echo "dns_nameservers 127.0.0.1"
+		echo "shutdown_lifetime 0 seconds"
+		echo "tcp_outgoing_address $addr"
+		echo "udp_incoming_address $addr"
+		echo "udp_outgoing_address $addr"
+		if [ "$mode" = open ]; then
+			echo "http_access allow all"
+		else
+			echo "acl SSL_ports port 443"
+			echo "acl Safe_ports port 80 443 1025-65535"
+			echo "acl CONNECT method CONNECT"
+			echo "http_access deny !Safe_ports"
+			echo "http_access deny CONNECT !SSL_ports"
+			echo "http_access allow all"
+		fi
+	} >"$d/squid.conf"
+	chown -R proxy:proxy "$d"
+	squid -k parse -f "$d/squid.conf" >"$d/parse.log" 2>&1 || { cat "$d/parse.log"; return 1; }
+	spawn "$name" "$d/stderr.log" "$NS_EXEC" "$name.test.invalid" "$d/ns" squid -N -f "$d/squid.conf"
+	wait_listen "$addr" "$port" 20
+}
+
+# start_tinyproxy NAME open|secure ADDR [PORT]
+start_tinyproxy() {
+	local name=$1 mode=$2 addr=$3 port=${4:-8080} d=$T/$1
+	require_loopback "$addr"
+	mkdir -p "$d"
+	{
+		echo "User tinyproxy"
+		echo "Group tinyproxy"
+		echo "Listen $addr"
+		echo "Port $port"
+		echo "Bind $addr"
+		echo "Timeout 30"
+		echo "MaxClients 100"
+		echo "LogFile \"$d/tinyproxy.log\""
+		echo "LogLevel Info"
+		[ "$mode" = secure ] && echo "ConnectPort 443"
+	} >"$d/tinyproxy.conf"
+	touch "$d/tinyproxy.log"
+	chown tinyproxy:tinyproxy "$d/tinyproxy.log"
+	spawn "$name" "$d/stderr.log" "$NS_EXEC" "$name.test.invalid" "$d/ns" tinyproxy -d -c "$d/tinyproxy.conf"
+	wait_listen "$addr" "$port" 10
+}
+
+# start_dante NAME open|secure ADDR [PORT]
+start_dante() {
+	local name=$1 mode=$2 addr=$3 port=${4:-1080} d=$T/$1
+	require_loopback "$addr"
+	mkdir -p "$d"
+	{
+		echo "logoutput: $d/danted.log"
+		echo "internal: $addr port = $port"
+		echo "external: $addr"
+		echo "clientmethod: none"
+		echo "socksmethod: none"
+		echo "user.privileged: root"
+		echo "user.unprivileged: nobody"
+		echo "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }"
+		if [ "$mode" = open ]; then
+			echo "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 protocol: tcp }"
+		else
+			echo "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 port = 443 }"
+			echo "socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 }"
+		fi
+	} >"$d/danted.conf"
+	touch "$d/danted.log"
+	chown nobody "$d/danted.log"
+	spawn "$name" "$d/stderr.log" "$NS_EXEC" "$name.test.invalid" "$d/ns" danted -f "$d/danted.conf" -N 1
+	wait_listen "$addr" "$port" 10
+}
+
+# start_microsocks NAME ADDR [PORT]  (SOCKS5 only, no ACLs: open)
+start_microsocks() {
+	local name=$1 addr=$2 port=${3:-1080} d=$T/$1
+	require_loopback "$addr"
+	mkdir -p "$d"
+	spawn "$name" "$d/stderr.log" "$NS_EXEC" "$name.test.invalid" "$d/ns" \
+		setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		microsocks -i "$addr" -p "$port" -b "$addr"
+	wait_listen "$addr" "$port" 10
+}
+
+# start_fake NAME KIND ADDR PORT: one of tests/fakes/fakepeer.py's emulations
+start_fake() {
+	local name=$1 kind=$2 addr=$3 port=$4 d=$T/$1
+	require_loopback "$addr"
+	mkdir -p "$d"
+	spawn "$name" "$d/stderr.log" python3 "$TOP/tests/fakes/fakepeer.py" "$kind" "$addr" "$port"
+	wait_listen "$addr" "$port" 10
+}
+
+# start_milter NAME CONFIG: proxymilter in the foreground, log in $T/NAME/milter.log
+start_milter() {
+	local name=$1 conf=$2 d=$T/$1 sock
+	mkdir -p "$d"
+	"$PM_BIN" -t -c "$conf" >"$d/check.log" 2>&1 || { cat "$d/check.log"; return 1; }
+	sock=$(sed -n 's/^socket *= *"inet6\{0,1\}:\([0-9]*\)@\([^"]*\)".*/\2 \1/p' "$conf")
+	if listening $sock; then
+		echo "start_milter: $sock is already in use by another process" >&2
+		return 1
+	fi
+	spawn "$name" "$d/milter.log" "$PM_BIN" -f -c "$conf"
+	wait_listen $sock 10
+}
+
+# milter_conf FILE PORT CANARY_PORT [extra top-level lines] [probe lines] [action lines]
+milter_conf() {
+	local f=$1 port=$2 cport=$3 top=${4:-} probe=${5:-} action=${6:-}
+	cat >"$f" <<CONF
+socket = "inet:$port@127.0.0.1";
+user = "";
+pid_file = "";
+log_stderr = true;
+log_level = "debug";
+allow = [ ];
+$top
+probe: {
+  $(case "$probe" in *scan*) ;; *) echo 'scan = [ "3128", "8080", "1080/socks4", "1080/socks5" ];' ;; esac)
+  canary_listen = "127.0.0.1:$cport";
+  allow_private = [ "127.0.0.0/8", "::1/128" ];
+  connect_timeout = 2.0;
+  timeout = 5.0;
+  $probe
+};
+action: {
+  pending_wait = 8.0;
+  $action
+};
+CONF
+}
+
+# start_postfix MILTER_SPEC: private Postfix on 127.0.0.1:12525 and [::1]:12525
+# relaying every message to an smtp-sink on 127.0.0.1:12527 that dumps it
+# into $T/postfix/sink/
+PF_PORT=12525
+SINK_PORT=12527
+start_postfix() {
+	local milter=$1 d=$T/postfix
+	mkdir -p "$d/etc" "$d/queue" "$d/data" "$d/sink"
+	chown root:root "$d/etc" "$d/queue"
+	chown postfix:postfix "$d/data" "$d/sink"
+	chmod 700 "$d/data"
+	cat >"$d/etc/main.cf" <<CF
+compatibility_level = 3.6
+config_directory = $d/etc
+queue_directory = $d/queue
+data_directory = $d/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = postfix-pmtest
+maillog_file = $d/maillog
+maillog_file_prefixes = $d
+myhostname = mta.test.invalid
+mydomain = test.invalid
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1, [::1]
+inet_protocols = all
+mynetworks = 127.0.0.0/8 [::1]/128
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+relayhost = [127.0.0.1]:$SINK_PORT
+smtpd_milters = $milter
+non_smtpd_milters =
+milter_default_action = tempfail
+milter_protocol = 6
+milter_command_timeout = 30s
+smtputf8_enable = no
+biff = no
+smtpd_banner = \$myhostname ESMTP pmtest
+CF
+	cat >"$d/etc/master.cf" <<CF
+127.0.0.1:$PF_PORT inet n - n - - smtpd
+[::1]:$PF_PORT inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CF
+	spawn smtp-sink "$d/sink.log" /usr/sbin/smtp-sink -u postfix -c -d "$d/sink/%Y%m%d%H%M%S." 127.0.0.1:$SINK_PORT 256
+	wait_listen 127.0.0.1 $SINK_PORT 10 || return 1
+	postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log"; return 1; }
+	wait_listen 127.0.0.1 $PF_PORT 20
+}
+
+set_postfix_milter() { # switch smtpd_milters and reload
+	postconf -c "$T/postfix/etc" -e "smtpd_milters = $1" && postfix -c "$T/postfix/etc" reload >/dev/null 2>&1
+	sleep 0.5
+}
+
+sink_count() { find "$T/postfix/sink" -type f | wc -l; }
+
+# wait until the sink holds N messages (delivery is asynchronous)
+wait_sink() {
+	local n=$1 i=0
+	while [ $i -lt 200 ]; do
+		[ "$(sink_count)" -ge "$n" ] && return 0
+		sleep 0.05; i=$((i + 1))
+	done
+	return 1
+}
+
+# send FROM_ADDR TO [swaks args...]: one message through Postfix from a
+# given loopback source address; swaks' transcript goes to stdout
+send_mail() {
+	local src=$1 to=$2; shift 2
+	local server=127.0.0.1
+	case "$src" in *:*) server=::1 ;; esac
+	require_loopback "$src"
+	swaks --server "$server" --port $PF_PORT --local-interface "$src" \
+		--ehlo "client.test.invalid" --from sender@test.invalid --to "$to" \
+		--timeout 40 "$@" 2>&1
+}
