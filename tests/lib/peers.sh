@@ -136,7 +136,7 @@ user = "";
 pid_file = "";
 log_stderr = true;
 log_level = "debug";
-allow = [ ];
+$(case "$top" in *allow*) ;; *) echo 'allow = [ ];' ;; esac)
 $top
 probe: {
   $(case "$probe" in *scan*) ;; *) echo 'scan = [ "3128", "8080", "1080/socks4", "1080/socks5" ];' ;; esac)
