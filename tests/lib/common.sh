@@ -7,7 +7,7 @@
 
 set -u
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-PM_BIN=${PM_BIN:-$TOP/milter/proxymilter}
+PM_BIN=${PM_BIN:-$TOP/build/milter/proxymilter}
 T=${T:-$(mktemp -d /tmp/pmtest.XXXXXX)}
 chmod 755 "$T"
 PIDS_FILE=$T/pids

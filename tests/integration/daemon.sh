@@ -1,0 +1,53 @@
+#!/bin/bash
+# The daemon's command line, config checking, reload and stats signals.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/peers.sh"
+trap stop_all EXIT
+
+# -t on the shipped sample config and on broken ones
+out=$("$PM_BIN" -t -c "$TOP/etc/proxymilter.conf" 2>&1); rc=$?
+[ $rc -eq 0 ] && pass "-t accepts etc/proxymilter.conf" || fail "-t accepts etc/proxymilter.conf" "rc=$rc $out"
+printf 'socket = "inet:8890@127.0.0.1";\nprobe: {\n  scan = [ "3128/gopher" ];\n};\n' >"$T/bad.conf"
+out=$("$PM_BIN" -t -c "$T/bad.conf" 2>&1); rc=$?
+[ $rc -eq 78 ] && pass "-t on a bad config exits EX_CONFIG (78)" || fail "-t exit code" "rc=$rc"
+echo "$out" | grep -qF "$T/bad.conf:3: probe.scan: unknown proxy type \"gopher\"" &&
+	pass "-t names file:line and the problem" || fail "-t message" "$out"
+out=$("$PM_BIN" -t -c "$T/missing.conf" 2>&1); rc=$?
+[ $rc -eq 78 ] && echo "$out" | grep -q "cannot read" && pass "missing config file" || fail "missing config file" "rc=$rc $out"
+"$PM_BIN" -V | grep -qE '^proxymilter [0-9.]+ \(libmilter [0-9.]+, libevent [0-9.]+' && pass "-V prints versions" || fail "-V"
+"$PM_BIN" -h | grep -q '^usage: proxymilter' && pass "-h prints usage" || fail "-h"
+"$PM_BIN" -x >/dev/null 2>&1; [ $? -eq 64 ] && pass "unknown option exits EX_USAGE (64)" || fail "unknown option"
+"$PM_BIN" -t -c "$T/bad.conf" -p inet:1@127.0.0.1 >/dev/null 2>&1; [ $? -eq 78 ] && pass "-p does not hide config errors" || fail "-p with bad config"
+out=$("$PM_BIN" -t -p "inet:9@127.0.0.1" 2>&1) && pass "-t with built-in defaults" || fail "-t with built-in defaults" "$out"
+
+# a running milter: SIGUSR2 stats, SIGUSR1 reload (good, then bad), SIGTERM stop
+milter_conf "$T/run.conf" 18890 12526
+start_milter milter "$T/run.conf" || { fail "milter starts"; summary; exit 1; }
+L=$T/milter/milter.log
+P=$(cat "$T/milter.pid")
+wait_for "$L" 'start version=' 5 && pass "start line logged" || fail "start line"
+kill -USR2 "$P"
+wait_for "$L" '^.* stats connections=0 probed=0 ' 5 && pass "SIGUSR2 logs a stats line" || fail "SIGUSR2 stats"
+sed -i 's/pending_wait = 8.0;/pending_wait = 3.0;/' "$T/run.conf"
+kill -USR1 "$P"
+wait_for "$L" 'reload file=.* result=ok' 5 && pass "SIGUSR1 reloads a good config" || fail "reload ok"
+echo 'bogus_key = 1;' >>"$T/run.conf"
+kill -USR1 "$P"
+wait_for "$L" "reload file=.* result=failed error=\"$T/run.conf:[0-9]+: unknown key \\\\\"bogus_key\\\\\"\"" 5 &&
+	pass "a bad config is refused on reload, with file:line" || fail "reload failed logged" "$(grep reload "$L")"
+alive "$P" && pass "milter keeps running on the old config" || fail "milter keeps running"
+kill -TERM "$P"
+i=0; while alive "$P" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+alive "$P" && fail "SIGTERM stops the milter" || pass "SIGTERM stops the milter"
+grep -q 'stop msg="normal shutdown"' "$L" && pass "stop logged" || fail "stop logged"
+
+# a port in use is a clear start-up error, not a hang
+python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18890)); s.listen(); time.sleep(5)' &
+BUSY=$!
+sleep 0.3
+milter_conf "$T/busy.conf" 18890 12526
+timeout 10 "$PM_BIN" -f -c "$T/busy.conf" >"$T/busy.log" 2>&1; rc=$?
+kill $BUSY 2>/dev/null
+[ $rc -eq 69 ] && grep -q 'cannot open milter socket' "$T/busy.log" && pass "busy socket: EX_UNAVAILABLE and a message" ||
+	fail "busy socket" "rc=$rc $(cat "$T/busy.log")"
+summary
