@@ -70,7 +70,10 @@ stop_name() { # stop one service started with spawn
 stop_all() {
 	local name pid
 	[ -f "$T/postfix/etc/main.cf" ] && postfix -c "$T/postfix/etc" stop >/dev/null 2>&1
-	tac "$PIDS_FILE" 2>/dev/null | while read -r name pid; do stop_pid "$pid" 5; done
+	# TERM everything at once (libmilter takes seconds to wind down), then wait
+	local pids; pids=$(awk '{print $2}' "$PIDS_FILE" 2>/dev/null)
+	for pid in $pids; do alive "$pid" && kill -TERM "$pid" 2>/dev/null; done
+	for pid in $pids; do stop_pid "$pid" 5; done
 	if [ -f "$T/postfix/queue/pid/master.pid" ]; then
 		local mp; mp=$(tr -dc 0-9 <"$T/postfix/queue/pid/master.pid")
 		[ -n "$mp" ] && stop_pid "$mp" 5
