@@ -338,7 +338,14 @@ pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
     unsigned long *pf3)
 {
 	const unsigned long need = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
-	const unsigned long skip = SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH;
+	/*
+	 * Not SMFIP_NODATA: with it, Postfix still sends the DATA macros but
+	 * no DATA command, so nothing answers them; the next write from
+	 * cleanup then waits for TCP's delayed ACK (Nagle): 40 ms per message
+	 * on inet sockets (measured: 44 ms vs 3 ms per transaction).  A DATA
+	 * callback that answers at once costs one round trip on loopback.
+	 */
+	const unsigned long skip = SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH;
 
 	(void)f2;
 	(void)f3;
@@ -521,6 +528,13 @@ pm_envrcpt(SMFICTX *ctx, char **argv)
 }
 
 static sfsistat
+pm_data(SMFICTX *ctx)
+{
+	(void)ctx;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
 pm_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct sess *s = S(ctx);
@@ -661,6 +675,6 @@ struct smfiDesc pm_desc = {
 	.xxfi_abort = pm_abort,
 	.xxfi_close = pm_close,
 	.xxfi_unknown = NULL,
-	.xxfi_data = NULL,
+	.xxfi_data = pm_data,
 	.xxfi_negotiate = pm_negotiate,
 };
