@@ -76,7 +76,7 @@ bench_engine(long n)
 	o.max_inflight = 1024;
 	o.max_per_client = 32;
 	o.max_queue = (int)n + 1;
-	pe_scan_parse("basic", &tests, &nt, err, sizeof(err));
+	pe_scan_parse("basic", NULL, &tests, &nt, err, sizeof(err));
 	if ((e = pe_create(&o, on_result, on_done, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "pmbench: %s\n", err);
 		return 1;

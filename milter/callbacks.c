@@ -52,6 +52,8 @@ struct preq {
 	char sess[9];
 	struct pm_addr a;
 	char addr[64];
+	int reported;			/* a provisional verdict was written */
+	enum pe_verdict last;
 };
 
 static struct sess *
@@ -195,7 +197,14 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 	long ttl;
 	struct lb l;
 
-	switch (sm->verdict) {
+	if (q->reported && sm->final && sm->verdict == q->last) {
+		/* retries changed nothing: the provisional verdict stands */
+		config_unref(q->cf);
+		free(q);
+		return;
+	}
+
+	switch (sm->verdict) {	/* (stats count each written verdict) */
 	case PE_V_OPEN:
 		st = VT_OPEN;
 		ttl = cf->verdict.open_ttl;
@@ -223,6 +232,10 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 		lb_kv(&l, "egress", sm->egress);
 	if (st == VT_ERROR)
 		lb_kv(&l, "reason", sm->reason);
+	if (!sm->final)
+		lb_kv(&l, "final", "no");
+	else if (q->reported)
+		lb_kv(&l, "late", "yes");
 	lb_kvf(&l, "ttl", "%ld", ttl);
 	lb_kvf(&l, "tests", "%d", sm->tests);
 	lb_kvf(&l, "open", "%d", sm->open);
@@ -230,6 +243,11 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 	lb_kvf(&l, "inconclusive", "%d", sm->inconclusive);
 	lb_kvf(&l, "elapsed", "%.3fs", sm->elapsed);
 	lb_emit(&l, st == VT_OPEN ? LOG_NOTICE : LOG_INFO);
+	if (!sm->final) {
+		q->reported = 1;
+		q->last = sm->verdict;
+		return;
+	}
 	config_unref(q->cf);
 	free(q);
 }
@@ -464,9 +482,23 @@ static sfsistat
 pm_helo(SMFICTX *ctx, char *helo)
 {
 	struct sess *s = S(ctx);
+	struct lb l;
+
 	if (s == NULL)
 		return SMFIS_CONTINUE;
 	pe_printable(s->helo, sizeof(s->helo), helo ? helo : "", helo ? strlen(helo) : 0);
+	/* target "mta": one of our probes reached us through a proxy */
+	if (s->cf->probe.target_kind == PE_TARGET_MTA && helo != NULL &&
+	    pe_nonce_find(helo, strlen(helo)) >= 0) {
+		int r = pe_confirm(pm.engine, helo, s->addr);
+		sess_line(&l, s, "probe-confirm");
+		lb_kv(&l, "client", s->client);
+		lb_kv(&l, "egress", s->addr);
+		lb_kv(&l, "result", r == 0 ? "queued" : "failed");
+		lb_emit(&l, LOG_INFO);
+		s->skip = "probe-session";
+		return SMFIS_ACCEPT;	/* nothing else to do for our own probe */
+	}
 	return enforce(ctx, s, STAGE_HELO, NULL, false);
 }
 

@@ -382,13 +382,88 @@ header_name_ok(const char *h)
 	return 1;
 }
 
+#define MAX_MILTER_TESTS 1024	/* per client; the CLI has no such cap */
+
 static void
 add_scan(struct ctx *c, const config_setting_t *e, const char *v, void *arg)
 {
 	struct pm_config *cf = arg;
 	char err[160];
-	if (pe_scan_parse(v, &cf->probe.tests, &cf->probe.ntests, err, sizeof(err)) < 0)
+	if (pe_scan_parse(v, cf->probe.tags, &cf->probe.tests, &cf->probe.ntests, err,
+	    sizeof(err)) < 0)
 		fail_at(c, e, "probe.scan: %s", err);
+	else if (cf->probe.ntests > MAX_MILTER_TESTS)
+		fail_at(c, e, "probe.scan: %zu tests per client is too many (at most %d)",
+		    cf->probe.ntests, MAX_MILTER_TESTS);
+}
+
+static int
+tag_name_ok(const char *n)
+{
+	if (n[0] >= '0' && n[0] <= '9')
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+			return 0;
+	for (size_t i = 0; pe_builtin_tag(i) != NULL; i++)
+		if (strcmp(pe_builtin_tag(i)->name, n) == 0)
+			return 0;
+	return strcmp(n, "all") != 0;
+}
+
+/* probe.tags = { name = [ "port_spec", ... ]; ... } */
+static void
+load_tags(struct ctx *c, struct pm_config *cf, config_setting_t *g)
+{
+	int n = config_setting_length(g);
+	size_t total = 0;
+	char err[160];
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		fail_at(c, g, "tags: expected a group { name = [ \"port_spec\", ... ]; }");
+		return;
+	}
+	/* first pass: copy strings (pointers into the list stay valid after) */
+	for (int i = 0; i < n && !c->failed; i++) {
+		config_setting_t *t = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(t);
+		if (!tag_name_ok(name)) {
+			fail_at(c, t, "tags: \"%s\" is not a usable tag name (letters, digits, - and _; "
+			    "not basic, full, socks or all)", name);
+			return;
+		}
+		get_list(c, g, name, check_nonempty, NULL, NULL);
+		total += (size_t)config_setting_length(t) + 2;
+	}
+	if (c->failed)
+		return;
+	char **strs = calloc(total + 1, sizeof(char *));
+	cf->probe.tags = calloc((size_t)n + 1, sizeof(struct pe_tag));
+	if (strs == NULL || cf->probe.tags == NULL) {
+		fprintf(stderr, "proxymilter: out of memory\n");
+		abort();
+	}
+	size_t k = 0;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *t = config_setting_get_elem(g, (unsigned)i);
+		cf->probe.tags[i].name = strs[k++] = xstrdup(config_setting_name(t));
+		cf->probe.tags[i].specs = (const char *const *)&strs[k];
+		for (int j = 0; j < config_setting_length(t); j++)
+			strs[k++] = xstrdup(config_setting_get_string(config_setting_get_elem(t, (unsigned)j)));
+		strs[k++] = NULL;
+	}
+	cf->probe.tag_specs.v = strs;
+	cf->probe.tag_specs.n = k;
+	/* every tag must expand */
+	for (int i = 0; i < n && !c->failed; i++) {
+		struct pe_test *tt = NULL;
+		size_t nt = 0;
+		if (pe_scan_parse(cf->probe.tags[i].name, cf->probe.tags, &tt, &nt, err, sizeof(err)) < 0)
+			fail_at(c, config_setting_get_elem(g, (unsigned)i), "tags: %s: %s",
+			    cf->probe.tags[i].name, err);
+		free(tt);
+	}
 }
 
 /* ---- defaults and loading ------------------------------------------------- */
@@ -420,10 +495,11 @@ config_defaults(void)
 	strlist_add(&cf->exempt_recipients, "abuse@");
 	for (size_t i = 0; i < sizeof(default_scan) / sizeof(default_scan[0]); i++) {
 		strlist_add(&cf->probe.scan, default_scan[i]);
-		pe_scan_parse(default_scan[i], &cf->probe.tests, &cf->probe.ntests, err, sizeof(err));
+		pe_scan_parse(default_scan[i], NULL, &cf->probe.tests, &cf->probe.ntests, err, sizeof(err));
 	}
 	cf->probe.target = xstrdup("canary");
 	cf->probe.canary_listen_text = xstrdup("127.0.0.1:2526");
+	cf->probe.target_kind = PE_TARGET_CANARY;
 	cf->probe.canary_address_text = xstrdup("");
 	cf->probe.mta_address = xstrdup("");
 	cf->probe.banner = xstrdup("220 ");
@@ -482,18 +558,12 @@ group(struct ctx *c, config_setting_t *root, const char *name)
 static void
 load_probe(struct ctx *c, struct pm_config *cf, config_setting_t *g)
 {
-	const char *v;
 	config_setting_t *s;
 
 	check_known(c, g, probe_keys, "probe.");
 	s = config_setting_get_member(g, "tags");
-	if (s != NULL && !c->failed) {
-		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-			fail_at(c, s, "tags: expected a group { name = [ ... ]; }");
-		else if (config_setting_length(s) > 0)
-			fail_at(c, config_setting_get_elem(s, 0),
-			    "tags: user tags are not supported by this version");
-	}
+	if (s != NULL && !c->failed)
+		load_tags(c, cf, s);
 	if (config_setting_get_member(g, "scan") != NULL) {
 		free(cf->probe.tests);
 		cf->probe.tests = NULL;
@@ -503,14 +573,12 @@ load_probe(struct ctx *c, struct pm_config *cf, config_setting_t *g)
 			fail_at(c, config_setting_get_member(g, "scan"),
 			    "scan: the list is empty: nothing would be probed");
 	}
-	if ((v = get_str(c, g, "target", &cf->probe.target)) != NULL &&
-	    strcmp(v, "canary") != 0)
-		fail_at(c, config_setting_get_member(g, "target"),
-		    "target: \"%s\" is not supported by this version (use \"canary\")", v);
+	get_str(c, g, "target", &cf->probe.target);
 	get_str(c, g, "canary_listen", &cf->probe.canary_listen_text);
 	get_str(c, g, "canary_address", &cf->probe.canary_address_text);
 	get_str(c, g, "mta_address", &cf->probe.mta_address);
-	get_str(c, g, "banner", &cf->probe.banner);
+	if (get_str(c, g, "banner", &cf->probe.banner) != NULL && strlen(cf->probe.banner) > 60)
+		fail_at(c, config_setting_get_member(g, "banner"), "banner: at most 60 characters");
 	get_num(c, g, "connect_timeout", &cf->probe.timing.connect_timeout, 0.1, 60);
 	get_num(c, g, "timeout", &cf->probe.timing.timeout, 0.2, 300);
 	get_int(c, g, "retries", &cf->probe.timing.retries, 0, 5);
@@ -552,6 +620,32 @@ resolve_canary(struct ctx *c, struct pm_config *cf, config_setting_t *g)
 
 	if (c->failed)
 		return;
+	/* target: canary | mta | HOST:PORT */
+	s = g ? config_setting_get_member(g, "target") : NULL;
+	if (strcmp(cf->probe.target, "mta") == 0) {
+		cf->probe.target_kind = PE_TARGET_MTA;
+		if (pe_parse_hostport(cf->probe.mta_address, &cf->probe.target_addr,
+		    &cf->probe.target_addr_len) < 0 || is_wildcard(&cf->probe.target_addr)) {
+			config_setting_t *m = g ? config_setting_get_member(g, "mta_address") : NULL;
+			fail_at(c, m != NULL ? m : s,
+			    "target \"mta\" needs probe.mta_address: the numeric HOST:PORT of this "
+			    "MTA's smtpd as proxies reach it");
+		}
+		return;
+	}
+	if (strcmp(cf->probe.target, "canary") != 0) {
+		cf->probe.target_kind = PE_TARGET_BANNER;
+		if (pe_parse_hostport(cf->probe.target, &cf->probe.target_addr,
+		    &cf->probe.target_addr_len) < 0 || is_wildcard(&cf->probe.target_addr)) {
+			fail_at(c, s, "target: \"%s\" is not canary, mta or a numeric HOST:PORT",
+			    cf->probe.target);
+			return;
+		}
+		if (cf->probe.banner[0] == '\0')
+			fail_at(c, g ? config_setting_get_member(g, "banner") : NULL,
+			    "banner: must not be empty with target HOST:PORT");
+		return;
+	}
 	s = g ? config_setting_get_member(g, "canary_listen") : NULL;
 	if (pe_parse_hostport(cf->probe.canary_listen_text, &cf->probe.canary_listen,
 	    &cf->probe.canary_listen_len) < 0) {
@@ -722,6 +816,8 @@ config_unref(struct pm_config *cf)
 	strlist_free(&cf->exempt_recipients);
 	strlist_free(&cf->probe.scan);
 	free(cf->probe.tests);
+	free(cf->probe.tags);
+	strlist_free(&cf->probe.tag_specs);
 	free(cf->probe.target);
 	free(cf->probe.canary_listen_text);
 	free(cf->probe.canary_address_text);

@@ -157,6 +157,9 @@ warn_restart_only(const struct pm_config *o, const struct pm_config *n)
 	else if (strcmp(o->pid_file, n->pid_file) != 0) what = "pid_file";
 	else if (strcmp(o->probe.canary_listen_text, n->probe.canary_listen_text) != 0) what = "probe.canary_listen";
 	else if (strcmp(o->probe.canary_address_text, n->probe.canary_address_text) != 0) what = "probe.canary_address";
+	else if (strcmp(o->probe.target, n->probe.target) != 0) what = "probe.target";
+	else if (strcmp(o->probe.mta_address, n->probe.mta_address) != 0) what = "probe.mta_address";
+	else if (strcmp(o->probe.banner, n->probe.banner) != 0) what = "probe.banner";
 	else if (o->probe.max_inflight != n->probe.max_inflight) what = "probe.max_inflight";
 	else if (o->probe.max_per_client != n->probe.max_per_client) what = "probe.max_per_client";
 	else if (o->probe.max_queue != n->probe.max_queue) what = "probe.max_queue";
@@ -296,10 +299,17 @@ main(int argc, char **argv)
 	if ((pm.vt = vt_new((size_t)cf->verdict.max_entries)) == NULL)
 		return EX_OSERR;
 	memset(&po, 0, sizeof(po));
-	po.canary_listen = cf->probe.canary_listen;
-	po.canary_listen_len = cf->probe.canary_listen_len;
-	po.canary_target = cf->probe.canary_address;
-	po.canary_target_len = cf->probe.canary_address_len;
+	po.target_kind = cf->probe.target_kind;
+	snprintf(po.banner, sizeof(po.banner), "%s", cf->probe.banner);
+	if (cf->probe.target_kind == PE_TARGET_CANARY) {
+		po.canary_listen = cf->probe.canary_listen;
+		po.canary_listen_len = cf->probe.canary_listen_len;
+		po.canary_target = cf->probe.canary_address;
+		po.canary_target_len = cf->probe.canary_address_len;
+	} else {
+		po.canary_target = cf->probe.target_addr;
+		po.canary_target_len = cf->probe.target_addr_len;
+	}
 	po.max_inflight = cf->probe.max_inflight;
 	po.max_per_client = cf->probe.max_per_client;
 	po.max_queue = cf->probe.max_queue;
@@ -332,7 +342,9 @@ main(int argc, char **argv)
 		lb_kv(&l, "version", PACKAGE_VERSION);
 		lb_kv(&l, "config", cf->file);
 		lb_kv(&l, "socket", cf->socket);
-		lb_kv(&l, "canary", cf->probe.canary_listen_text);
+		lb_kv(&l, "target", cf->probe.target);
+		if (cf->probe.target_kind == PE_TARGET_CANARY)
+			lb_kv(&l, "canary", cf->probe.canary_listen_text);
 		lb_kvf(&l, "tests", "%zu", cf->probe.ntests);
 		lb_kv(&l, "mode", cf->mode == MODE_OBSERVE ? "observe" : "enforce");
 		lb_kv(&l, "stage", stage_name(cf->action.stage));

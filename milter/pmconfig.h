@@ -41,7 +41,12 @@ struct pm_config {
 		struct pm_strlist scan;		/* as written, for logs */
 		struct pe_test *tests;		/* expanded */
 		size_t ntests;
+		struct pe_tag *tags;		/* user tags, {NULL} terminated */
+		struct pm_strlist tag_specs;	/* owns the strings of tags */
 		char *target;
+		enum pe_target_kind target_kind;
+		struct sockaddr_storage target_addr;	/* mta / HOST:PORT */
+		socklen_t target_addr_len;
 		struct sockaddr_storage canary_listen;
 		socklen_t canary_listen_len;
 		struct sockaddr_storage canary_address;

@@ -7,19 +7,25 @@
  * it waits in FIFO order (at most max_queue jobs wait; more are answered
  * with verdict error, reason overload).  Each test is one bufferevent with a
  * connect deadline and an overall deadline, a read cap, and a protocol from
- * the table below.  When the protocol reports a tunnel, the test sends
- * "EHLO pxm-<nonce>" through it; the canary (proof.c) seeing the nonce, or the
- * canary's MAC coming back, proves it open.  Inconclusive tests are retried
- * after a back-off, `retries` times.
+ * the table below.  When the protocol reports a tunnel, the test waits for
+ * the target's greeting, then sends "EHLO pxm-<nonce>" through it; the canary
+ * (proof.c) seeing the nonce, or the canary's MAC coming back, proves it
+ * open (target "mta": the milter seeing it and calling pe_confirm; target
+ * "banner": a line starting with the banner).  Inconclusive tests are retried
+ * in the background after a back-off (2 s, 4 s, ...), `retries` times: the
+ * request's verdict is reported as soon as every test has a first result,
+ * and again, final, when the retries are over.
  *
  * Decisions recorded here:
  *  - a TCP connect that times out (SYN dropped, "filtered") is closed, not
  *    inconclusive: nothing reachable there can be a proxy for us;
  *  - a peer that hangs up before sending a byte is closed (ACL'd service);
  *    a hang-up after a partial reply is inconclusive;
- *  - the first line through a claimed tunnel must be the canary's greeting;
+ *  - the first line through a claimed tunnel must be the target's greeting;
  *    anything else (a fake "220" from a decoy, an ISP interceptor) means the
- *    proxy did not reach our target: closed, reason foreign-peer.
+ *    proxy did not reach our target: closed, reason foreign-peer.  Telnet
+ *    gateways are "noisy" (Trying... Connected...): up to 16 lines of chatter
+ *    may come first.
  */
 #include "config.h"
 #include <errno.h>
@@ -35,22 +41,39 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/thread.h>
+#ifdef HAVE_LIBEVENT_OPENSSL
+#include <openssl/ssl.h>
+#include <event2/bufferevent_ssl.h>
+#endif
 #include "pe_int.h"
 
 /* The protocol table: adding a protocol = one file + one row here. */
 static const struct pe_proto *const proto_table[] = {
 	&pe_proto_http_connect,
+	&pe_proto_http_post,
 	&pe_proto_socks4,
 	&pe_proto_socks5,
+	&pe_proto_telnet,
+#ifdef HAVE_LIBEVENT_OPENSSL
+	&pe_proto_https_connect,
+#endif
 };
 
 #define NPROTO (sizeof(proto_table) / sizeof(proto_table[0]))
 
+/* other names of table rows */
+static const struct { const char *alias, *name; } proto_alias[] = {
+	{ "http", "http-connect" },
+	{ "cisco", "telnet" },		/* one adaptive probe reads the prompt */
+	{ "wingate", "telnet" },
+};
+
 const struct pe_proto *
 pe_proto_find(const char *name)
 {
-	if (strcmp(name, "http") == 0)
-		name = "http-connect";
+	for (size_t i = 0; i < sizeof(proto_alias) / sizeof(proto_alias[0]); i++)
+		if (strcmp(name, proto_alias[i].alias) == 0)
+			name = proto_alias[i].name;
 	for (size_t i = 0; i < NPROTO; i++)
 		if (strcmp(proto_table[i]->name, name) == 0)
 			return proto_table[i];
@@ -72,9 +95,10 @@ struct test {
 	enum test_state st;
 	int attempt;
 	struct bufferevent *bev;
-	struct event *timer;
+	struct event *timer;		/* connect/overall deadline, back-off, linger */
+	struct event *ptimer;		/* the protocol's own timer (prompt waits) */
 	double started;
-	int connected, tunnel, greeted, have_nonce;
+	int connected, tunnel, greeted, have_nonce, lingering, noise;
 	const char *fail;		/* failure found while starting: reported from the timer */
 	enum pe_result_kind fail_kind;
 	size_t nread;
@@ -99,6 +123,14 @@ struct job {
 	int nopen, nclosed, ninconc;
 	int opened;			/* index of the first open test, -1 */
 	int ending;
+	int reported;			/* a provisional verdict went out */
+	enum pe_verdict last;		/* ... and what it said */
+};
+
+struct confirm {
+	struct confirm *next;
+	char nonce[PE_NONCE_HEX + 1];
+	char egress[PE_ADDRSTR_MAX];
 };
 TAILQ_HEAD(jobq, job);
 
@@ -111,9 +143,13 @@ struct pe_engine {
 	struct pe_proof *proof;
 	pthread_t thr;
 	int started;
-	pthread_mutex_t mu;		/* guards incoming, stopping */
+	pthread_mutex_t mu;		/* guards incoming, confirms, stopping */
 	struct jobq incoming;
+	struct confirm *confirms;
 	int stopping;
+#ifdef HAVE_LIBEVENT_OPENSSL
+	SSL_CTX *ssl;
+#endif
 	struct jobq waiting, active;	/* engine thread only */
 	int nwaiting, inflight;
 	struct pe_stats st;		/* updated with atomics */
@@ -157,10 +193,46 @@ test_teardown(struct test *t)
 	}
 	if (t->timer != NULL)
 		evtimer_del(t->timer);
+	if (t->ptimer != NULL)
+		evtimer_del(t->ptimer);
+	t->lingering = 0;
 	if (t->have_nonce) {
 		pe_nonce_revoke(e->proof, t->nonce);
 		t->have_nonce = 0;
 	}
+}
+
+/* the verdict so far; pending = tests still running, waiting or backing off */
+static void
+summarise(struct job *j, const char *reason, int pending, struct pe_summary *s,
+    char *evidence, size_t evlen)
+{
+	memset(s, 0, sizeof(*s));
+	evidence[0] = '\0';
+	s->tests = (int)j->ntests;
+	s->open = j->nopen;
+	s->closed = j->nclosed;
+	s->inconclusive = j->ninconc;
+	s->egress = "";
+	s->reason = "";
+	s->final = !pending;
+	if (reason != NULL) {
+		s->verdict = PE_V_ERROR;
+		s->reason = reason;
+	} else if (j->opened >= 0) {
+		struct test *t = &j->tests[j->opened];
+		s->verdict = PE_V_OPEN;
+		snprintf(evidence, evlen, "%s:%u", t->proto->name, t->port);
+		s->egress = t->egress;
+		s->reason = "proved";
+	} else if (j->ninconc > 0 || pending) {
+		s->verdict = PE_V_ERROR;
+		s->reason = "inconclusive";
+	} else {
+		s->verdict = PE_V_CLEAN;
+	}
+	s->evidence = evidence;
+	s->elapsed = now_mono() - j->submitted;
 }
 
 static void
@@ -168,39 +240,18 @@ job_done(struct job *j, const char *reason)
 {
 	struct pe_engine *e = j->e;
 	struct pe_summary s;
-	char evidence[PE_PROTO_NAME_MAX + 8] = "";
+	char evidence[PE_PROTO_NAME_MAX + 8];
 
 	j->ending = 1;
 	for (size_t i = 0; i < j->ntests; i++) {
 		test_teardown(&j->tests[i]);
 		if (j->tests[i].timer != NULL)
 			event_free(j->tests[i].timer);
-		j->tests[i].timer = NULL;
+		if (j->tests[i].ptimer != NULL)
+			event_free(j->tests[i].ptimer);
+		j->tests[i].timer = j->tests[i].ptimer = NULL;
 	}
-	memset(&s, 0, sizeof(s));
-	s.tests = (int)j->ntests;
-	s.open = j->nopen;
-	s.closed = j->nclosed;
-	s.inconclusive = j->ninconc;
-	s.egress = "";
-	s.reason = "";
-	if (reason != NULL) {
-		s.verdict = PE_V_ERROR;
-		s.reason = reason;
-	} else if (j->opened >= 0) {
-		struct test *t = &j->tests[j->opened];
-		s.verdict = PE_V_OPEN;
-		snprintf(evidence, sizeof(evidence), "%s:%u", t->proto->name, t->port);
-		s.egress = t->egress;
-		s.reason = "proved";
-	} else if (j->ninconc > 0) {
-		s.verdict = PE_V_ERROR;
-		s.reason = "inconclusive";
-	} else {
-		s.verdict = PE_V_CLEAN;
-	}
-	s.evidence = evidence;
-	s.elapsed = now_mono() - j->submitted;
+	summarise(j, reason, 0, &s, evidence, sizeof(evidence));
 	if (j->reserved > 0) {
 		e->inflight -= j->reserved;
 		__atomic_store_n(&e->st.inflight, e->inflight, __ATOMIC_RELAXED);
@@ -210,6 +261,26 @@ job_done(struct job *j, const char *reason)
 	e->on_done(&s, j->arg);
 	free(j->tests);
 	free(j);
+}
+
+/* every test has a first result, some are retried in the background:
+ * report the verdict so far once */
+static void
+job_provisional(struct job *j)
+{
+	struct pe_summary s;
+	char evidence[PE_PROTO_NAME_MAX + 8];
+
+	if (j->reported)
+		return;
+	for (size_t i = 0; i < j->ntests; i++)
+		if (j->tests[i].st == T_RUNNING || (j->tests[i].st == T_WAITING &&
+		    j->tests[i].attempt == 0))
+			return;
+	summarise(j, NULL, 1, &s, evidence, sizeof(evidence));
+	j->reported = 1;
+	j->last = s.verdict;
+	j->e->on_done(&s, j->arg);
 }
 
 static void
@@ -244,12 +315,13 @@ test_finish(struct test *t, enum pe_result_kind r, const char *reason)
 	e->on_result(&res, j->arg);
 
 	if (r == PE_INCONCLUSIVE && t->attempt <= j->tm.retries && !e->stopping) {
-		/* back off 1 s, 2 s, ... then try again with a fresh nonce */
-		struct timeval tv = tv_of((double)t->attempt);
+		/* back off 2 s, 4 s, ... then try again with a fresh nonce */
+		struct timeval tv = tv_of(2.0 * (double)(1 << (t->attempt - 1)));
 		t->st = T_BACKOFF;
 		ST_ADD(e, retried, 1);
 		evtimer_add(t->timer, &tv);
 		job_pump(j);
+		job_provisional(j);
 		return;
 	}
 	t->st = T_DONE;
@@ -269,6 +341,7 @@ test_finish(struct test *t, enum pe_result_kind r, const char *reason)
 		return;
 	}
 	job_pump(j);
+	job_provisional(j);
 }
 
 /* ---- one test ----------------------------------------------------------- */
@@ -283,15 +356,32 @@ proved_hook(void *owner, const char *egress)
 }
 
 static void
-tunnel_read(struct test *t, struct evbuffer *in)
+send_nonce(struct test *t, struct evbuffer *out)
 {
+	evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", t->nonce);
+}
+
+/* the tunnel is claimed: wait for the target's greeting, send the nonce,
+ * wait for the proof */
+static void
+tunnel_read(struct test *t, struct evbuffer *in, struct evbuffer *out)
+{
+	struct pe_engine *e = t->job->e;
 	char *line;
 	size_t n;
 
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
 		if (!t->greeted) {
-			int ours = strncmp(line, "220 ", 4) == 0 &&
-			    strstr(line, PE_CANARY_TAG) != NULL;
+			int ours;
+			if (e->opt.target_kind == PE_TARGET_CANARY)
+				ours = strncmp(line, "220 ", 4) == 0 &&
+				    strstr(line, PE_CANARY_TAG) != NULL;
+			else
+				ours = strncmp(line, e->opt.banner, strlen(e->opt.banner)) == 0;
+			if (!ours && t->ps.noisy && n < 512 && t->noise++ < 16) {
+				free(line);
+				continue;	/* a gateway's "Trying ..." */
+			}
 			if (!ours) {
 				pe_set_reason(&t->ps, "foreign-peer", line, n);
 				free(line);
@@ -299,9 +389,17 @@ tunnel_read(struct test *t, struct evbuffer *in)
 				return;
 			}
 			t->greeted = 1;
-		} else if (strncmp(line, "250 pxm-mac-", 12) == 0) {
+			if (e->opt.target_kind == PE_TARGET_BANNER) {
+				pe_set_reason(&t->ps, "banner", line, n);
+				free(line);
+				test_finish(t, PE_OPEN, NULL);
+				return;
+			}
+			send_nonce(t, out);
+		} else if (strncmp(line, "250 pxm-mac-", 12) == 0 &&
+		    e->opt.target_kind == PE_TARGET_CANARY) {
 			char mac[PE_MAC_HEX + 1];
-			pe_nonce_mac(t->job->e->proof, t->nonce, mac);
+			pe_nonce_mac(e->proof, t->nonce, mac);
 			int good = n >= 12 + PE_MAC_HEX &&
 			    memcmp(line + 12, mac, PE_MAC_HEX) == 0;
 			free(line);
@@ -310,7 +408,8 @@ tunnel_read(struct test *t, struct evbuffer *in)
 			else
 				test_finish(t, PE_CLOSED, "bad-mac");
 			return;
-		} else if (strncmp(line, "550 ", 4) == 0) {
+		} else if (strncmp(line, "550 ", 4) == 0 &&
+		    e->opt.target_kind == PE_TARGET_CANARY) {
 			free(line);
 			test_finish(t, PE_INCONCLUSIVE, "canary-refused");
 			return;
@@ -321,6 +420,59 @@ tunnel_read(struct test *t, struct evbuffer *in)
 		pe_set_reason(&t->ps, "foreign-peer", evbuffer_pullup(in, 64), 64);
 		test_finish(t, PE_CLOSED, NULL);
 	}
+}
+
+/* the answer to a request that carried the nonce (POST) proves nothing:
+ * keep the nonce registered a moment for the canary, then give up */
+static void
+linger(struct test *t)
+{
+	double left = t->started + t->job->tm.timeout - now_mono();
+	struct timeval tv = tv_of(left < 2.0 ? left : 2.0);
+
+	t->lingering = 1;
+	if (t->bev != NULL) {
+		bufferevent_free(t->bev);
+		t->bev = NULL;
+	}
+	evtimer_add(t->timer, &tv);
+}
+
+/* after every protocol call: its timer wish, its separate write, its step */
+static void
+apply_step(struct test *t, enum pe_step st)
+{
+	struct evbuffer *in, *out;
+
+	if (t->ps.timer != 0 && t->ptimer != NULL) {
+		if (t->ps.timer > 0) {
+			struct timeval tv = tv_of(t->ps.timer);
+			evtimer_add(t->ptimer, &tv);
+		} else {
+			evtimer_del(t->ptimer);
+		}
+		t->ps.timer = 0;
+	}
+	switch (st) {
+	case PE_STEP_MORE:
+		return;
+	case PE_STEP_CLOSED:
+		test_finish(t, PE_CLOSED, NULL);
+		return;
+	case PE_STEP_INCONCLUSIVE:
+		test_finish(t, PE_INCONCLUSIVE, NULL);
+		return;
+	case PE_STEP_WAIT_PROOF:
+		linger(t);
+		return;
+	case PE_STEP_TUNNEL:
+		break;
+	}
+	evtimer_del(t->ptimer);
+	t->tunnel = 1;
+	in = bufferevent_get_input(t->bev);
+	out = bufferevent_get_output(t->bev);
+	tunnel_read(t, in, out);
 }
 
 static void
@@ -337,29 +489,49 @@ test_read(struct bufferevent *bev, void *arg)
 		test_finish(t, PE_INCONCLUSIVE, "read-cap");
 		return;
 	}
-	if (!t->tunnel) {
-		enum pe_step st = t->proto->on_read(&t->ps, in, out);
-		switch (st) {
-		case PE_STEP_MORE:
-			return;
-		case PE_STEP_CLOSED:
-			test_finish(t, PE_CLOSED, NULL);
-			return;
-		case PE_STEP_INCONCLUSIVE:
-			test_finish(t, PE_INCONCLUSIVE, NULL);
-			return;
-		case PE_STEP_TUNNEL:
-			break;
-		}
-		if (pe_nonce_issue(e->proof, t, t->nonce) < 0) {
-			test_finish(t, PE_INCONCLUSIVE, "no-nonce");
-			return;
-		}
-		t->have_nonce = 1;
-		t->tunnel = 1;
-		evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", t->nonce);
+	if (t->tunnel)
+		tunnel_read(t, in, out);
+	else
+		apply_step(t, t->proto->on_read(&t->ps, in, out));
+}
+
+/* output drained: the protocol's separate write, if it asked for one */
+static void
+test_write(struct bufferevent *bev, void *arg)
+{
+	struct test *t = arg;
+
+	if (t->ps.later_len > 0) {
+		evbuffer_add(bufferevent_get_output(bev), t->ps.later, t->ps.later_len);
+		t->ps.later_len = 0;
 	}
-	tunnel_read(t, in);
+}
+
+static void
+ptimer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct test *t = arg;
+
+	(void)fd;
+	(void)what;
+	if (t->st != T_RUNNING || t->tunnel || t->bev == NULL || t->proto->on_timer == NULL)
+		return;
+	apply_step(t, t->proto->on_timer(&t->ps, bufferevent_get_output(t->bev)));
+}
+
+static void test_event(struct bufferevent *, short, void *);
+
+/* the proxy port is reached (and, for TLS, the handshake done): speak */
+static void
+test_speak(struct test *t)
+{
+	struct timeval tv;
+
+	t->proto->start(&t->ps, bufferevent_get_output(t->bev));
+	tv = tv_of(t->started + t->job->tm.timeout - now_mono());
+	evtimer_add(t->timer, &tv);
+	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
+	apply_step(t, PE_STEP_MORE);
 }
 
 static void
@@ -369,15 +541,34 @@ test_event(struct bufferevent *bev, short what, void *arg)
 	int err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
-		struct timeval tv;
+		if (t->connected) {		/* TLS handshake finished */
+			test_speak(t);
+			return;
+		}
 		int one = 1;
 		evutil_socket_t fd = bufferevent_getfd(bev);
 		t->connected = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		t->proto->start(&t->ps, bufferevent_get_output(bev));
-		tv = tv_of(t->started + t->job->tm.timeout - now_mono());
-		evtimer_add(t->timer, &tv);
-		bufferevent_enable(bev, EV_READ | EV_WRITE);
+#ifdef HAVE_LIBEVENT_OPENSSL
+		if (t->proto->flags & PE_PROTO_TLS) {
+			struct pe_engine *e = t->job->e;
+			SSL *ssl = e->ssl != NULL ? SSL_new(e->ssl) : NULL;
+			struct bufferevent *f = ssl == NULL ? NULL :
+			    bufferevent_openssl_filter_new(e->base, bev, ssl,
+			    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+			if (f == NULL) {
+				if (ssl != NULL)
+					SSL_free(ssl);
+				test_finish(t, PE_INCONCLUSIVE, "no-tls");
+				return;
+			}
+			t->bev = f;	/* owns the socket bufferevent now */
+			bufferevent_setcb(f, test_read, test_write, test_event, t);
+			bufferevent_enable(f, EV_READ | EV_WRITE);
+			return;
+		}
+#endif
+		test_speak(t);
 		return;
 	}
 	if (!t->connected) {
@@ -397,8 +588,13 @@ test_event(struct bufferevent *bev, short what, void *arg)
 		}
 		return;
 	}
-	if (t->nread == 0 && !t->tunnel)
+	if ((t->proto->flags & PE_PROTO_TLS) && t->nread == 0 && !t->tunnel &&
+	    t->ps.reason[0] == '\0')
+		test_finish(t, PE_CLOSED, "tls-failed");	/* not a TLS port */
+	else if (t->nread == 0 && !t->tunnel)
 		test_finish(t, PE_CLOSED, "hung-up");
+	else if (!t->tunnel && t->proto->on_timer != NULL && t->ps.reason[0] != '\0')
+		test_finish(t, PE_CLOSED, NULL);	/* a gateway that said no and left */
 	else if (what & BEV_EVENT_EOF)
 		test_finish(t, PE_INCONCLUSIVE, t->tunnel ? "tunnel-eof" : "eof");
 	else
@@ -419,6 +615,12 @@ test_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	if (t->st != T_RUNNING)
 		return;
+	if (t->lingering) {
+		if (t->ps.reason[0] == '\0')
+			snprintf(t->ps.reason, sizeof(t->ps.reason), "no-proof");
+		test_finish(t, PE_CLOSED, NULL);
+		return;
+	}
 	if (t->fail != NULL)
 		test_finish(t, t->fail_kind, t->fail);
 	else if (!t->connected)
@@ -451,12 +653,22 @@ test_start(struct test *t)
 	t->attempt++;
 	t->connected = t->tunnel = t->greeted = 0;
 	t->nread = 0;
+	t->noise = 0;
+	t->lingering = 0;
 	t->fail = NULL;
 	t->egress[0] = '\0';
 	memset(&t->ps, 0, sizeof(t->ps));
 	t->ps.target = (const struct sockaddr *)&e->opt.canary_target;
+	t->ps.banner = e->opt.banner;
+	t->ps.kind = (int)e->opt.target_kind;
+	t->ps.nonce = t->nonce;
 	t->started = now_mono();
 	j->running++;
+	if (pe_nonce_issue(e->proof, t, t->nonce) < 0) {
+		test_fail_soon(t, PE_INCONCLUSIVE, "no-nonce");
+		return;
+	}
+	t->have_nonce = 1;
 	if (ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = htons(t->port);
 	else
@@ -471,7 +683,7 @@ test_start(struct test *t)
 		test_fail_soon(t, PE_INCONCLUSIVE, "no-socket");
 		return;
 	}
-	bufferevent_setcb(t->bev, test_read, NULL, test_event, t);
+	bufferevent_setcb(t->bev, test_read, test_write, test_event, t);
 	tv = tv_of(j->tm.connect_timeout < j->tm.timeout ? j->tm.connect_timeout : j->tm.timeout);
 	evtimer_add(t->timer, &tv);
 	if (bufferevent_socket_connect(t->bev, (struct sockaddr *)&ss, (int)j->alen) < 0) {
@@ -535,11 +747,24 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	struct confirm *cf, *next;
+
 	TAILQ_INIT(&in);
 	pthread_mutex_lock(&e->mu);
 	TAILQ_CONCAT(&in, &e->incoming, link);
+	cf = e->confirms;
+	e->confirms = NULL;
 	stopping = e->stopping;
 	pthread_mutex_unlock(&e->mu);
+	for (; cf != NULL; cf = next) {
+		struct test *t = pe_nonce_owner(e->proof, cf->nonce);
+		next = cf->next;
+		if (t != NULL && t->st == T_RUNNING) {
+			snprintf(t->egress, sizeof(t->egress), "%s", cf->egress);
+			test_finish(t, PE_OPEN, "confirmed");
+		}
+		free(cf);
+	}
 	while ((j = TAILQ_FIRST(&in)) != NULL) {
 		TAILQ_REMOVE(&in, j, link);
 		if (stopping) {
@@ -628,11 +853,18 @@ pe_create(const struct pe_options *opt, pe_result_fn on_result, pe_done_fn on_do
 		return NULL;
 	}
 	e->proof = pe_proof_new(e->base, (struct sockaddr *)&opt->canary_listen,
-	    opt->canary_listen_len, opt->max_canary_conns, &hooks, err, errlen);
+	    opt->target_kind == PE_TARGET_CANARY ? opt->canary_listen_len : 0,
+	    opt->max_canary_conns, &hooks, err, errlen);
 	if (e->proof == NULL) {
 		pe_free(e);
 		return NULL;
 	}
+#ifdef HAVE_LIBEVENT_OPENSSL
+	/* a proxy's certificate proves nothing and is not checked: the nonce is
+	 * the proof */
+	if ((e->ssl = SSL_CTX_new(TLS_client_method())) != NULL)
+		SSL_CTX_set_verify(e->ssl, SSL_VERIFY_NONE, NULL);
+#endif
 	return e;
 }
 
@@ -684,9 +916,16 @@ pe_submit(struct pe_engine *e, const struct sockaddr *sa, socklen_t salen,
 		t->proto = tests[i].proto;
 		t->port = tests[i].port;
 		t->timer = evtimer_new(e->base, test_timer, t);
-		if (t->timer == NULL) {
-			for (size_t k = 0; k < i; k++)
+		t->ptimer = evtimer_new(e->base, ptimer_cb, t);
+		if (t->timer == NULL || t->ptimer == NULL) {
+			if (t->timer != NULL)
+				event_free(t->timer);
+			if (t->ptimer != NULL)
+				event_free(t->ptimer);
+			for (size_t k = 0; k < i; k++) {
 				event_free(j->tests[k].timer);
+				event_free(j->tests[k].ptimer);
+			}
 			free(j->tests);
 			free(j);
 			return -1;
@@ -695,8 +934,10 @@ pe_submit(struct pe_engine *e, const struct sockaddr *sa, socklen_t salen,
 	pthread_mutex_lock(&e->mu);
 	if (e->stopping) {
 		pthread_mutex_unlock(&e->mu);
-		for (size_t k = 0; k < ntests; k++)
+		for (size_t k = 0; k < ntests; k++) {
 			event_free(j->tests[k].timer);
+			event_free(j->tests[k].ptimer);
+		}
 		free(j->tests);
 		free(j);
 		errno = ESHUTDOWN;
@@ -705,6 +946,24 @@ pe_submit(struct pe_engine *e, const struct sockaddr *sa, socklen_t salen,
 	TAILQ_INSERT_TAIL(&e->incoming, j, link);
 	pthread_mutex_unlock(&e->mu);
 	ST_ADD(e, submitted, 1);
+	event_active(e->wake, EV_READ, 0);
+	return 0;
+}
+
+int
+pe_confirm(struct pe_engine *e, const char *helo, const char *egress)
+{
+	long off = pe_nonce_find(helo, strlen(helo));
+	struct confirm *c;
+
+	if (off < 0 || (c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	memcpy(c->nonce, helo + off, PE_NONCE_HEX);
+	snprintf(c->egress, sizeof(c->egress), "%s", egress);
+	pthread_mutex_lock(&e->mu);
+	c->next = e->confirms;
+	e->confirms = c;
+	pthread_mutex_unlock(&e->mu);
 	event_active(e->wake, EV_READ, 0);
 	return 0;
 }
@@ -728,6 +987,15 @@ pe_free(struct pe_engine *e)
 	if (e == NULL)
 		return;
 	pe_proof_free(e->proof);
+#ifdef HAVE_LIBEVENT_OPENSSL
+	if (e->ssl != NULL)
+		SSL_CTX_free(e->ssl);
+#endif
+	while (e->confirms != NULL) {
+		struct confirm *n = e->confirms->next;
+		free(e->confirms);
+		e->confirms = n;
+	}
 	if (e->wake != NULL)
 		event_free(e->wake);
 	if (e->base != NULL)

@@ -2,8 +2,12 @@
  * http_connect.c - HTTP CONNECT probe.
  *
  * Sends "CONNECT host:port HTTP/1.0" + blank line ([v6]:port for IPv6
- * targets).  A 2xx status followed by the end of the header block means the
- * proxy claims a tunnel; the engine then proves it with the nonce.  Codes:
+ * targets), then one more CRLF as a separate write (MikroTik's HttpProxy
+ * answers only then), and one more CRLF as soon as the first reply bytes
+ * arrive without a complete status line (proxies that wait for more input).
+ * Extra CRLFs that reach the target are empty lines: harmless.  A 2xx status
+ * followed by the end of the header block means the proxy claims a tunnel;
+ * the engine then proves it with the nonce.  Codes:
  *   2xx            tunnel claimed
  *   502, 503, 504  the proxy tried and failed to reach the target: inconclusive
  *   anything else  (400, 403, 405, 407, 501, 3xx ...) definitely closed
@@ -20,23 +24,32 @@ enum { S_STATUS = 0, S_HEADERS };
 
 #define MAX_LINE 1024
 
-static void
-connect_start(struct pe_pstate *ps, struct evbuffer *out)
+void
+pe_hostport(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char host[PE_ADDRSTR_MAX];
-	int port = pe_target_port(ps->target);
 
-	pe_addr_str(ps->target, host, sizeof(host));
-	if (ps->target->sa_family == AF_INET6)
-		evbuffer_add_printf(out, "CONNECT [%s]:%d HTTP/1.0\r\n\r\n", host, port);
+	pe_addr_str(sa, host, sizeof(host));
+	if (sa->sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%d", host, pe_target_port(sa));
 	else
-		evbuffer_add_printf(out, "CONNECT %s:%d HTTP/1.0\r\n\r\n", host, port);
+		snprintf(buf, len, "%s:%d", host, pe_target_port(sa));
+}
+
+void
+pe_http_connect_start(struct pe_pstate *ps, struct evbuffer *out)
+{
+	char hp[PE_ADDRSTR_MAX + 8];
+
+	pe_hostport(ps->target, hp, sizeof(hp));
+	evbuffer_add_printf(out, "CONNECT %s HTTP/1.0\r\n\r\n", hp);
+	memcpy(ps->later, "\r\n", 2);
+	ps->later_len = 2;
 	ps->state = S_STATUS;
 }
 
-/* "HTTP/1.x NNN ..." -> NNN, or -1 when the line is not an HTTP status line */
-static int
-status_code(const char *line)
+int
+pe_http_status(const char *line)
 {
 	if (strncmp(line, "HTTP/", 5) != 0)
 		return -1;
@@ -68,17 +81,21 @@ take_line(struct evbuffer *in, char *buf, size_t buflen)
 	return 1;
 }
 
-static enum pe_step
-connect_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
+enum pe_step
+pe_http_connect_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 {
 	char line[MAX_LINE];
 	int r, code;
 
-	(void)out;
 	for (;;) {
 		r = take_line(in, line, sizeof(line));
-		if (r == 0)
+		if (r == 0) {
+			if (ps->state == S_STATUS && !ps->aux2 && evbuffer_get_length(in) > 0) {
+				ps->aux2 = 1;	/* first bytes, no full line: nudge */
+				evbuffer_add(out, "\r\n", 2);
+			}
 			return PE_STEP_MORE;
+		}
 		if (r < 0) {
 			pe_set_reason(ps, "http-line-too-long", NULL, 0);
 			return PE_STEP_CLOSED;
@@ -86,7 +103,7 @@ connect_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 		if (ps->state == S_STATUS) {
 			if (line[0] == '\0' && ps->aux++ < 2)
 				continue;	/* tolerate stray blank lines */
-			code = status_code(line);
+			code = pe_http_status(line);
 			if (code < 0) {
 				pe_set_reason(ps, "not-http", line, strlen(line));
 				return PE_STEP_CLOSED;
@@ -111,6 +128,6 @@ connect_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 const struct pe_proto pe_proto_http_connect = {
 	.name = "http-connect",
 	.flags = 0,
-	.start = connect_start,
-	.on_read = connect_read,
+	.start = pe_http_connect_start,
+	.on_read = pe_http_connect_read,
 };

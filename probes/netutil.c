@@ -124,3 +124,26 @@ pe_set_reason(struct pe_pstate *ps, const char *reason, const void *data, size_t
 		n += (size_t)snprintf(ps->detail + n, sizeof(ps->detail) - n,
 		    i ? " %02x" : "%02x", b[i]);
 }
+
+int
+pe_greeting_seen(const struct pe_pstate *ps, const char *buf, size_t len)
+{
+	size_t bl = strlen(ps->banner);
+
+	for (size_t i = 0; i < len; i++) {
+		if (i > 0 && buf[i - 1] != '\n')
+			continue;	/* only at the start of a line */
+		if (ps->kind == PE_TARGET_CANARY) {
+			if (len - i >= 4 && memcmp(buf + i, "220 ", 4) == 0) {
+				const char *eol = memchr(buf + i, '\n', len - i);
+				size_t ll = eol ? (size_t)(eol - (buf + i)) : len - i;
+				for (size_t k = 0; k + sizeof(PE_CANARY_TAG) - 1 <= ll; k++)
+					if (memcmp(buf + i + k, PE_CANARY_TAG, sizeof(PE_CANARY_TAG) - 1) == 0)
+						return 1;
+			}
+		} else if (bl > 0 && len - i >= bl && memcmp(buf + i, ps->banner, bl) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}

@@ -16,21 +16,37 @@
 
 enum pe_step {
 	PE_STEP_MORE = 0,	/* need more input */
-	PE_STEP_TUNNEL,		/* the proxy says the tunnel is up: engine sends the nonce */
+	PE_STEP_TUNNEL,		/* the proxy says the tunnel is up: the engine waits
+				 * for the target's greeting, then sends the nonce */
 	PE_STEP_CLOSED,		/* definite refusal / not this protocol */
-	PE_STEP_INCONCLUSIVE	/* proxy willing but failed, or ambiguous */
+	PE_STEP_INCONCLUSIVE,	/* proxy willing but failed, or ambiguous */
+	PE_STEP_WAIT_PROOF	/* the nonce went out inside the request (POST): the
+				 * answer proves nothing either way; keep the nonce
+				 * alive a little for the canary, then closed */
 };
 
 /* Per-test protocol state; protocols use state/aux as they like. */
 struct pe_pstate {
 	const struct sockaddr *target;	/* what the proxy must connect to */
+	const char *nonce;		/* this attempt's token, PE_NONCE_HEX hex digits */
+	const char *banner;		/* what the target's first line starts with */
+	int kind;			/* enum pe_target_kind */
 	int state;
-	int aux;
+	int aux, aux2;
+	int noisy;			/* set: lines before the target's greeting are
+				 	 * the gateway's chatter, not a foreign peer */
+	double timer;			/* > 0: call on_timer after so many seconds;
+					 * < 0: cancel; read and reset by the engine */
+	char later[8];			/* bytes to send as a separate write once the */
+	size_t later_len;		/* current output has gone out (MikroTik CRLF) */
 	char reason[32];		/* short word for the log: http-403, socks5-rep-02 */
 	char detail[PE_DETAIL_MAX];	/* printable excerpt of the reply */
+	char text[512];			/* protocol scratch (telnet: the prompt so far) */
+	size_t tlen;
 };
 
 #define PE_PROTO_V4_ONLY 0x01	/* target must be IPv4 (SOCKS4) */
+#define PE_PROTO_TLS 0x02	/* TLS to the proxy port first (https-connect) */
 
 struct pe_proto {
 	const char *name;
@@ -40,11 +56,27 @@ struct pe_proto {
 	/* bytes arrived: consume what belongs to the protocol, maybe write more */
 	enum pe_step (*on_read)(struct pe_pstate *, struct evbuffer *in,
 	    struct evbuffer *out);
+	/* optional: the timer the protocol asked for (ps->timer) expired */
+	enum pe_step (*on_timer)(struct pe_pstate *, struct evbuffer *out);
 };
 
 extern const struct pe_proto pe_proto_http_connect;
+extern const struct pe_proto pe_proto_http_post;
 extern const struct pe_proto pe_proto_socks4;
 extern const struct pe_proto pe_proto_socks5;
+extern const struct pe_proto pe_proto_telnet;
+extern const struct pe_proto pe_proto_https_connect;
+
+/* shared by http_connect.c and https_connect.c */
+void pe_http_connect_start(struct pe_pstate *, struct evbuffer *out);
+enum pe_step pe_http_connect_read(struct pe_pstate *, struct evbuffer *in,
+    struct evbuffer *out);
+/* "HTTP/1.x NNN" -> NNN, -1 when the line is not an HTTP status line */
+int pe_http_status(const char *line);
+/* does buf hold the target's greeting line (canary tag / banner)? */
+int pe_greeting_seen(const struct pe_pstate *, const char *buf, size_t len);
+/* "a.b.c.d:port" or "[v6]:port" of a sockaddr */
+void pe_hostport(const struct sockaddr *, char *buf, size_t len);
 
 /* helpers shared by protocol files (engine.c) */
 void pe_set_reason(struct pe_pstate *, const char *reason, const void *data,
@@ -74,7 +106,7 @@ void pe_nonce_revoke(struct pe_proof *, const char *hex);
 void pe_nonce_mac(const struct pe_proof *, const char *hex, char *machex);
 void pe_proof_stats(const struct pe_proof *, uint64_t *conns, uint64_t *proofs,
     uint64_t *unknown);
-/* find "pxm-<32 hex>" in buf; returns offset of the hex or -1 */
-long pe_nonce_find(const char *buf, size_t len);
+/* the owner of a registered nonce, or NULL */
+void *pe_nonce_owner(struct pe_proof *, const char *hex);
 
 #endif

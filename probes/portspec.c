@@ -1,12 +1,12 @@
 /*
- * portspec.c - scan-list entries "PORT[/PROTO]".
+ * portspec.c - pxytest's port_spec language and tags.
  *
- * PORT is 1..65535; PROTO defaults to http-connect ("http" is an alias).
- * Errors use pxytest's wording: "bad port specification" and
- * "unknown proxy type".  The built-in tags carry pxytest's exact
- * definitions; an entry whose protocol this build does not have yet is
- * skipped (the catalogue grows one protocol file at a time), so a tag only
- * ever expands to tests that can run.
+ *   port_spec = MIN[-MAX][/PROTO]     PROTO defaults to http-connect;
+ *                                     "all" = every protocol of this build
+ *   tag       = basic | full | socks | a user tag (probe.tags, -T in none)
+ *
+ * Errors use pxytest's wording: "bad port specification" and "unknown proxy
+ * type".  Each (protocol, port) is kept once, in the order first named.
  */
 #include "config.h"
 #include <stdio.h>
@@ -14,80 +14,60 @@
 #include <string.h>
 #include "pe_int.h"
 
+#define MAX_TESTS 200000	/* 65535 ports x every protocol fits */
+
 static const char *const tag_basic[] = {
 	"80", "80/http-post", "3128", "8080", "8080/http-post", "8081",
 	"1080/socks4", "1080/socks5", "23/telnet", "23/cisco", "23/wingate",
 	"6588", "1180/socks4", NULL
 };
-static const char *const tag_full_extra[] = {
-	"81", "85", "1182", "1282", "4480", "7033", "8000", "8085", "8090",
+static const char *const tag_full[] = {
+	"basic", "81", "85", "1182", "1282", "4480", "7033", "8000", "8085", "8090",
 	"8095", "8100", "8105", "8110", "8888", "1180/socks5", "1181/cisco",
 	"1181/telnet", "1181/wingate", NULL
 };
 static const char *const tag_socks[] = { "1080/socks4", "1080/socks5", NULL };
 
-static const struct {
-	const char *name;
-	const char *const *parts[2];
-} builtin_tags[] = {
-	{ "basic", { tag_basic, NULL } },
-	{ "full", { tag_basic, tag_full_extra } },
-	{ "socks", { tag_socks, NULL } },
+static const struct pe_tag builtin_tags[] = {
+	{ "basic", tag_basic },
+	{ "full", tag_full },
+	{ "socks", tag_socks },
+};
+#define NBUILTIN (sizeof(builtin_tags) / sizeof(builtin_tags[0]))
+
+const struct pe_tag *
+pe_builtin_tag(size_t i)
+{
+	return i < NBUILTIN ? &builtin_tags[i] : NULL;
+}
+
+/* (protocol, port) pairs already in the list: one bit each */
+struct seen {
+	unsigned char bit[16][65536 / 8];
 };
 
-static int parse_one(const char *spec, struct pe_test **tests, size_t *ntests,
-    char *err, size_t errlen, int skip_unknown);
-
-int
-pe_scan_parse(const char *spec, struct pe_test **tests, size_t *ntests,
-    char *err, size_t errlen)
+static size_t
+proto_index(const struct pe_proto *p)
 {
-	for (size_t i = 0; i < sizeof(builtin_tags) / sizeof(builtin_tags[0]); i++) {
-		if (strcmp(spec, builtin_tags[i].name) != 0)
-			continue;
-		for (int k = 0; k < 2; k++)
-			for (const char *const *p = builtin_tags[i].parts[k]; p && *p; p++)
-				if (parse_one(*p, tests, ntests, err, errlen, 1) < 0)
-					return -1;
-		return 0;
-	}
-	return parse_one(spec, tests, ntests, err, errlen, 0);
+	for (size_t i = 0; i < pe_proto_count(); i++)
+		if (pe_proto_at(i) == p)
+			return i;
+	return 0;
 }
 
 static int
-parse_one(const char *spec, struct pe_test **tests, size_t *ntests,
-    char *err, size_t errlen, int skip_unknown)
+add_test(struct seen *sn, const struct pe_proto *p, long port, struct pe_test **tests,
+    size_t *ntests, char *err, size_t errlen)
 {
-	char buf[64];
-	const char *proto = "http-connect";
-	char *slash, *end;
-	long port;
-	const struct pe_proto *p;
 	struct pe_test *nt;
+	size_t pi = proto_index(p);
 
-	if (strlen(spec) >= sizeof(buf)) {
-		snprintf(err, errlen, "bad port specification \"%.32s...\"", spec);
+	if (sn->bit[pi][port / 8] & (1u << (port % 8)))
+		return 0;
+	if (*ntests >= MAX_TESTS) {
+		snprintf(err, errlen, "too many tests (more than %d)", MAX_TESTS);
 		return -1;
 	}
-	strcpy(buf, spec);
-	if ((slash = strchr(buf, '/')) != NULL) {
-		*slash = '\0';
-		proto = slash + 1;
-	}
-	port = strtol(buf, &end, 10);
-	if (buf[0] < '0' || buf[0] > '9' || *end != '\0' || port < 1 || port > 65535) {
-		snprintf(err, errlen, "bad port specification \"%s\"", spec);
-		return -1;
-	}
-	if ((p = pe_proto_find(proto)) == NULL) {
-		if (skip_unknown)
-			return 0;
-		snprintf(err, errlen, "unknown proxy type \"%s\"", proto);
-		return -1;
-	}
-	for (size_t i = 0; i < *ntests; i++)
-		if ((*tests)[i].proto == p && (*tests)[i].port == port)
-			return 0;	/* duplicate: scan once */
 	nt = realloc(*tests, (*ntests + 1) * sizeof(*nt));
 	if (nt == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -97,5 +77,105 @@ parse_one(const char *spec, struct pe_test **tests, size_t *ntests,
 	nt[*ntests].port = (uint16_t)port;
 	*tests = nt;
 	(*ntests)++;
+	sn->bit[pi][port / 8] |= (unsigned char)(1u << (port % 8));
 	return 0;
+}
+
+static int
+parse_port(const char *s, const char **end)
+{
+	long v = 0;
+	const char *p = s;
+	if (*p < '0' || *p > '9')
+		return -1;
+	while (*p >= '0' && *p <= '9' && v <= 65535)
+		v = v * 10 + (*p++ - '0');
+	*end = p;
+	return v >= 1 && v <= 65535 ? (int)v : -1;
+}
+
+static int
+parse_spec(struct seen *sn, const char *spec, struct pe_test **tests, size_t *ntests, char *err, size_t errlen)
+{
+	const char *p = spec, *proto = "http-connect";
+	int lo, hi;
+
+	if ((lo = parse_port(p, &p)) < 0)
+		goto bad;
+	hi = lo;
+	if (*p == '-' && ((hi = parse_port(p + 1, &p)) < 0 || hi < lo))
+		goto bad;
+	if (*p == '/')
+		proto = p + 1;
+	else if (*p != '\0')
+		goto bad;
+	if (strcmp(proto, "all") == 0) {
+		for (int port = lo; port <= hi; port++)
+			for (size_t i = 0; i < pe_proto_count(); i++)
+				if (add_test(sn, pe_proto_at(i), port, tests, ntests, err, errlen) < 0)
+					return -1;
+		return 0;
+	}
+	const struct pe_proto *pr = pe_proto_find(proto);
+	if (pr == NULL) {
+		snprintf(err, errlen, "unknown proxy type \"%.40s\"", proto);
+		return -1;
+	}
+	for (int port = lo; port <= hi; port++)
+		if (add_test(sn, pr, port, tests, ntests, err, errlen) < 0)
+			return -1;
+	return 0;
+bad:
+	snprintf(err, errlen, "bad port specification \"%.40s\"", spec);
+	return -1;
+}
+
+static const struct pe_tag *
+find_tag(const char *name, const struct pe_tag *user)
+{
+	for (const struct pe_tag *t = user; t != NULL && t->name != NULL; t++)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	for (size_t i = 0; i < NBUILTIN; i++)
+		if (strcmp(builtin_tags[i].name, name) == 0)
+			return &builtin_tags[i];
+	return NULL;
+}
+
+static int
+expand(struct seen *sn, const char *spec, const struct pe_tag *user, int depth, struct pe_test **tests,
+    size_t *ntests, char *err, size_t errlen)
+{
+	const struct pe_tag *t = (spec[0] < '0' || spec[0] > '9') ? find_tag(spec, user) : NULL;
+
+	if (t == NULL)
+		return parse_spec(sn, spec, tests, ntests, err, errlen);
+	if (depth > 4) {
+		snprintf(err, errlen, "tag \"%.40s\" nests too deep (a loop?)", spec);
+		return -1;
+	}
+	for (const char *const *s = t->specs; *s != NULL; s++)
+		if (expand(sn, *s, user, depth + 1, tests, ntests, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+int
+pe_scan_parse(const char *spec, const struct pe_tag *user_tags, struct pe_test **tests,
+    size_t *ntests, char *err, size_t errlen)
+{
+	struct seen *sn = calloc(1, sizeof(*sn));
+	int r;
+
+	if (sn == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < *ntests; i++) {
+		size_t pi = proto_index((*tests)[i].proto);
+		sn->bit[pi][(*tests)[i].port / 8] |= (unsigned char)(1u << ((*tests)[i].port % 8));
+	}
+	r = expand(sn, spec, user_tags, 0, tests, ntests, err, errlen);
+	free(sn);
+	return r;
 }

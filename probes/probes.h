@@ -63,6 +63,8 @@ struct pe_result {
 
 struct pe_summary {
 	enum pe_verdict verdict;
+	int final;			/* 0: provisional (retries still pending in the
+					 * background); the last call has final = 1 */
 	const char *evidence;		/* "socks5:1080" for open, "" otherwise */
 	const char *egress;		/* egress of the open test, or "" */
 	const char *reason;		/* for error: overload, shutdown, inconclusive */
@@ -71,14 +73,32 @@ struct pe_summary {
 };
 
 typedef void (*pe_result_fn)(const struct pe_result *, void *arg);
+/*
+ * The verdict of a request: called once with final = 1, or first with a
+ * provisional verdict (final = 0) when every test has a first result but
+ * inconclusive ones are being retried in the background, then once more
+ * with final = 1.  arg may be released after the final call.
+ */
 typedef void (*pe_done_fn)(const struct pe_summary *, void *arg);
 
+/* What proxies are asked to connect to, and what proves them open. */
+enum pe_target_kind {
+	PE_TARGET_CANARY = 0,	/* our canary; proof = the nonce reaches it */
+	PE_TARGET_MTA,		/* our own MTA; proof = the milter sees the nonce
+				 * in EHLO and calls pe_confirm() */
+	PE_TARGET_BANNER	/* an external server; "proof" = a line that starts
+				 * with the banner (pxytest -M/-S; the weakest) */
+};
+
 struct pe_options {
-	/* where the canary listens, and the address proxies are asked to reach */
+	enum pe_target_kind target_kind;
+	/* the canary listener (PE_TARGET_CANARY; len 0 = none) */
 	struct sockaddr_storage canary_listen;
 	socklen_t canary_listen_len;
+	/* the address proxies are asked to reach */
 	struct sockaddr_storage canary_target;
 	socklen_t canary_target_len;
+	char banner[64];		/* PE_TARGET_BANNER / MTA: first-line prefix */
 	int max_inflight;		/* global budget of probe sockets */
 	int max_per_client;		/* concurrent tests per request */
 	int max_queue;			/* requests waiting for admission */
@@ -110,6 +130,14 @@ int pe_start(struct pe_engine *);
 int pe_submit(struct pe_engine *, const struct sockaddr *, socklen_t,
     const struct pe_test *, size_t ntests, const struct pe_timing *,
     unsigned flags, void *arg);
+/*
+ * PE_TARGET_MTA: the MTA side saw EHLO pxm-<nonce> from egress; prove the test
+ * that owns the nonce.  Thread-safe; 0 when the nonce looks like ours.
+ */
+int pe_confirm(struct pe_engine *, const char *helo, const char *egress);
+/* find "pxm-<32 hex>" in buf; returns the offset of the hex digits or -1 */
+long pe_nonce_find(const char *buf, size_t len);
+
 /* Stop the thread; pending requests end with verdict error (reason shutdown). */
 void pe_stop(struct pe_engine *);
 void pe_free(struct pe_engine *);
@@ -122,18 +150,27 @@ struct pe_stats {
 };
 void pe_get_stats(struct pe_engine *, struct pe_stats *);
 
-/* Protocol table. */
+/* Protocol table ("cisco" and "wingate" name the adaptive telnet probe). */
 const struct pe_proto *pe_proto_find(const char *name);
 const char *pe_proto_name(const struct pe_proto *);
 size_t pe_proto_count(void);
 const struct pe_proto *pe_proto_at(size_t);
 
 /*
- * Scan lists: entries "PORT[/PROTO]" (default proto http-connect).  Appends
- * to *tests (realloc'd); -1 and a message on bad input.
+ * Scan lists: port specs "MIN[-MAX][/PROTO]" (default proto http-connect;
+ * "all" = every protocol) and tags (built-in: basic, full, socks; plus the
+ * caller's).  Appends to *tests (realloc'd), each (proto, port) once; -1 and
+ * a message ("bad port specification ...", "unknown proxy type ...") on bad
+ * input.
  */
-int pe_scan_parse(const char *spec, struct pe_test **tests, size_t *ntests,
-    char *err, size_t errlen);
+struct pe_tag {
+	const char *name;
+	const char *const *specs;	/* NULL-terminated */
+};
+int pe_scan_parse(const char *spec, const struct pe_tag *user_tags,
+    struct pe_test **tests, size_t *ntests, char *err, size_t errlen);
+/* built-in tags, for listings: NULL past the end */
+const struct pe_tag *pe_builtin_tag(size_t i);
 
 /* Numeric "HOST:PORT" / "[V6]:PORT" -> sockaddr; -1 on error. */
 int pe_parse_hostport(const char *s, struct sockaddr_storage *, socklen_t *);

@@ -112,6 +112,13 @@ nonce_slot(struct pe_proof *pf, const char *hex)
 	return NULL;
 }
 
+void *
+pe_nonce_owner(struct pe_proof *pf, const char *hex)
+{
+	struct nonce_ent **pp = nonce_slot(pf, hex);
+	return pp != NULL ? (*pp)->owner : NULL;
+}
+
 void
 pe_nonce_revoke(struct pe_proof *pf, const char *hex)
 {
@@ -282,7 +289,7 @@ pe_proof_new(struct event_base *base, const struct sockaddr *sa, socklen_t salen
 		free(pf);
 		return NULL;
 	}
-	if (base != NULL && sa != NULL) {
+	if (base != NULL && sa != NULL && salen > 0) {
 		pf->lst = evconnlistener_new_bind(base, canary_accept, pf,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128, sa, (int)salen);
 		if (pf->lst == NULL) {

@@ -102,7 +102,12 @@ main(void)
 	bad("probe: { retries = 99; };\n", 1, "out of range", "retries range");
 	bad("probe: { canary_listen = \"localhost:25\"; };\n", 1, "numeric HOST:PORT", "canary must be numeric");
 	bad("probe: { canary_listen = \"0.0.0.0:2526\"; };\n", 1, "canary_address", "wildcard canary needs an address");
-	bad("probe: { target = \"mta\"; };\n", 1, "not supported", "target not yet supported");
+	bad("probe: { target = \"mta\"; };\n", 1, "mta_address", "target mta needs mta_address");
+	bad("probe: {\n target = \"mail.example.com:25\"; };\n", 2, "not canary, mta or a numeric HOST:PORT", "target must be numeric");
+	bad("probe: { tags = { basic = [ \"80\" ]; }; };\n", 1, "not a usable tag name", "built-in tag names reserved");
+	bad("probe: { tags = {\n mine = [ \"80/gopher\" ]; }; };\n", 2, "unknown proxy type", "bad user tag");
+	bad("probe: { tags = { a = [ \"b\" ]; b = [ \"a\" ]; }; };\n", 1, "too deep", "tag loop refused");
+	bad("probe: { scan = [ \"1-65535\" ]; };\n", 1, "too many", "milter scan list bounded");
 	bad("verdict: { max_entries = 2; };\n", 1, "out of range", "max_entries range");
 	bad("action: { pending_wait = 60.0; };\n", 1, "out of range", "pending_wait capped below MTA timeouts");
 	bad("action: { reject_reply = \"450 4.7.1 x\"; };\n", 1, "5NN", "reject reply must be 5xx");
@@ -113,6 +118,16 @@ main(void)
 	bad("action: { header = \"X Bad: header\"; };\n", 1, "header name", "bad header name");
 	bad("action: { on_clean = \"reject\"; };\n", 1, "clean", "clean cannot be rejected");
 	bad("probe = 3;\n", 1, "group", "probe must be a group");
+	cf = load("probe: { tags = { web = [ \"80-82\", \"8080/all\" ]; mine = [ \"web\", \"socks\" ]; };\n"
+	    "  scan = [ \"mine\", \"23/cisco\" ]; target = \"127.0.0.1:25\"; banner = \"220 mx\"; };\n", err, sizeof(err));
+	T_OK(cf != NULL && cf->probe.ntests == 3 + 6 + 2 + 1, "user tags nest and expand (80-82, 8080/all, socks, 23/cisco)");
+	T_OK(cf != NULL && cf->probe.target_kind == PE_TARGET_BANNER, "target HOST:PORT = banner mode");
+	if (cf == NULL)
+		printf("  got: %s\n", err);
+	config_unref(cf);
+	cf = load("probe: { target = \"mta\"; mta_address = \"[::1]:25\"; };\n", err, sizeof(err));
+	T_OK(cf != NULL && cf->probe.target_kind == PE_TARGET_MTA, "target mta with an IPv6 MTA address");
+	config_unref(cf);
 	cf = config_load("/nonexistent/pm.conf", err, sizeof(err));
 	T_OK(cf == NULL && strstr(err, "/nonexistent/pm.conf: cannot read") != NULL, "missing file");
 	unlink(path);

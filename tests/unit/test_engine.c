@@ -21,7 +21,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
 struct outcome {
-	int done;
+	int done, provisional;
 	struct pe_summary s;
 	char evidence[64], egress[64], reason[32];
 	char last_reason[32];
@@ -45,6 +45,11 @@ on_done(const struct pe_summary *s, void *arg)
 {
 	struct outcome *o = arg;
 	pthread_mutex_lock(&mu);
+	if (!s->final) {
+		o->provisional++;
+		pthread_mutex_unlock(&mu);
+		return;
+	}
 	o->s = *s;
 	snprintf(o->evidence, sizeof(o->evidence), "%s", s->evidence);
 	snprintf(o->egress, sizeof(o->egress), "%s", s->egress);
@@ -277,6 +282,8 @@ main(void)
 	    "copied greeting and forged MAC are not proof");
 	T_OK(o[3].s.verdict == PE_V_ERROR && o[3].results == 2 && o[3].retried == 1,
 	    "silent peer: timeout, retried once, verdict error");
+	T_OK(o[3].provisional == 1 && o[0].provisional == 0,
+	    "a provisional verdict while retrying in the background, none otherwise");
 	T_STREQ(o[3].last_reason, "timeout", "silent peer reason");
 	T_OK(o[4].s.verdict == PE_V_CLEAN && o[4].results == 1 && strcmp(o[4].last_reason, "refused") == 0,
 	    "nothing listening: closed, not retried");

@@ -15,6 +15,8 @@ begin(const struct pe_proto *p, const struct sockaddr_storage *t)
 	evbuffer_drain(out, evbuffer_get_length(out));
 	memset(&ps, 0, sizeof(ps));
 	ps.target = (const struct sockaddr *)t;
+	ps.nonce = "00000000000000000000000000000000";
+	ps.banner = "220 ";
 	p->start(&ps, out);
 }
 
@@ -25,6 +27,18 @@ out_is(const void *want, size_t len)
 	int ok = n == len && memcmp(evbuffer_pullup(out, -1), want, len) == 0;
 	evbuffer_drain(out, n);
 	return ok;
+}
+
+static void
+begin0(const struct pe_proto *p, const struct sockaddr_storage *t, const char *nonce)
+{
+	evbuffer_drain(in, evbuffer_get_length(in));
+	evbuffer_drain(out, evbuffer_get_length(out));
+	memset(&ps, 0, sizeof(ps));
+	ps.target = (const struct sockaddr *)t;
+	ps.nonce = nonce;
+	ps.banner = "220 ";
+	p->start(&ps, out);
 }
 
 static enum pe_step
@@ -139,6 +153,74 @@ main(void)
 	feed(s5, "\x05\x00", 2);
 	T_OK(feed(s5, "\x04\x00", 2) == PE_STEP_CLOSED, "wrong version in reply closed");
 
+	/* HTTP CONNECT quirks */
+	begin(hc, &tgt4);
+	T_OK(ps.later_len == 2 && memcmp(ps.later, "\r\n", 2) == 0, "extra CRLF queued as a separate write");
+	evbuffer_drain(out, evbuffer_get_length(out));
+	T_OK(FEEDS(hc, "HTTP/1.0 2") == PE_STEP_MORE && OUT_IS("\r\n"), "CRLF after the first reply bytes");
+	T_OK(FEEDS(hc, "00 OK\r\n") == PE_STEP_MORE && evbuffer_get_length(out) == 0, "nudged once only");
+
+	/* HTTP POST */
+	{
+		const struct pe_proto *hp = pe_proto_find("http-post");
+		const char *want = "POST http://192.0.2.10:2525/ HTTP/1.0\r\nContent-Type: text/plain\r\n"
+		    "Content-Length: 55\r\n\r\nRSET\r\nEHLO pxm-00112233445566778899aabbccddeeff\r\nQUIT\r\n";
+		begin0(hp, &tgt4, "00112233445566778899aabbccddeeff");
+		T_OK(out_is(want, strlen(want)), "POST request carries the nonce in its body");
+		T_OK(FEEDS(hp, "HTTP/1.0 503 Could not retrieve all the headers\r\n") == PE_STEP_WAIT_PROOF,
+		    "tinyproxy's 503 after relaying: wait for the canary");
+		begin0(hp, &tgt4, "00112233445566778899aabbccddeeff");
+		T_OK(FEEDS(hp, "HTTP/1.1 403 Forbidden\r\n") == PE_STEP_CLOSED, "403 refused before relaying");
+		begin0(hp, &tgt4, "00112233445566778899aabbccddeeff");
+		T_OK(FEEDS(hp, "220 proxymilter-canary ESMTP ready\r\n") == PE_STEP_WAIT_PROOF, "HTTP/0.9 relay");
+		begin0(hp, &tgt6, "00112233445566778899aabbccddeeff");
+		T_OK(strstr((const char *)evbuffer_pullup(out, -1), "POST http://[2001:db8::10]:2525/") != NULL, "POST to an IPv6 target");
+		begin0(hp, &tgt4, "00112233445566778899aabbccddeeff");
+		T_OK(FEEDS(hp, "SSH-2.0-x\r\n") == PE_STEP_CLOSED, "POST to a non-HTTP service closed");
+		begin0(hp, &tgt4, "00112233445566778899aabbccddeeff");
+		ps.kind = PE_TARGET_BANNER;
+		ps.banner = "220 ";
+		T_OK(FEEDS(hp, "HTTP/1.1 200 OK\r\nVia: x\r\n\r\n") == PE_STEP_TUNNEL, "banner mode: tunnel after the reply headers");
+	}
+
+	/* telnet family */
+	{
+		const struct pe_proto *tn = pe_proto_find("telnet");
+		T_OK(pe_proto_find("cisco") == tn && pe_proto_find("wingate") == tn, "cisco and wingate name the adaptive probe");
+		begin(tn, &tgt4);
+		T_OK(evbuffer_get_length(out) == 0 && ps.timer > 0, "telnet waits for the prompt");
+		T_OK(FEEDS(tn, "\r\n\r\nUser Access Verification\r\n\r\nPassword: ") == PE_STEP_MORE && OUT_IS("cisco\r\n"),
+		    "Cisco: factory password sent");
+		T_OK(FEEDS(tn, "\r\nRouter>") == PE_STEP_MORE && OUT_IS("telnet 192.0.2.10 2525\r\n"), "Cisco: telnet to the target");
+		T_OK(FEEDS(tn, "Trying 192.0.2.10, 2525 ... Open\r\n") == PE_STEP_MORE, "gateway chatter waits");
+		T_OK(FEEDS(tn, "220 proxymilter-canary ESMTP ready\r\n") == PE_STEP_TUNNEL && ps.noisy, "canary greeting: tunnel (noisy)");
+		begin(tn, &tgt4);
+		FEEDS(tn, "User Access Verification\r\nPassword: ");
+		evbuffer_drain(out, evbuffer_get_length(out));
+		T_OK(FEEDS(tn, "\r\n% Access denied\r\n\r\nPassword: ") == PE_STEP_CLOSED && strcmp(ps.reason, "cisco-bad-password") == 0,
+		    "Cisco: changed password closed");
+		begin(tn, &tgt4);
+		T_OK(FEEDS(tn, "\xff\xfb\x01\xff\xfd\x18WinGate>") == PE_STEP_MORE, "WinGate prompt behind telnet options");
+		T_OK(OUT_IS("\xff\xfe\x01\xff\xfc\x18" "192.0.2.10:2525\r\n"), "options refused, host:port sent");
+		T_OK(FEEDS(tn, "Connecting to host 192.0.2.10...Connected\r\n220 proxymilter-canary ESMTP ready\r\n") == PE_STEP_TUNNEL,
+		    "WinGate: tunnel");
+		begin(tn, &tgt4);
+		T_OK(FEEDS(tn, "Debian GNU/Linux 12\r\nhost login: ") == PE_STEP_CLOSED && strcmp(ps.reason, "login-required") == 0,
+		    "login prompt closed");
+		begin(tn, &tgt4);
+		T_OK(FEEDS(tn, "Password: ") == PE_STEP_CLOSED && strcmp(ps.reason, "password-required") == 0, "bare password prompt closed");
+		begin(tn, &tgt4);
+		T_OK(FEEDS(tn, "tn-gw-> ") == PE_STEP_MORE && OUT_IS("telnet 192.0.2.10 2525\r\n"), "telnet gateway prompt");
+		T_OK(FEEDS(tn, "telnet: connect: Connection refused\r\n") == PE_STEP_CLOSED && strcmp(ps.reason, "gateway-refused") == 0,
+		    "gateway refusal closed");
+		begin(tn, &tgt4);
+		T_OK(FEEDS(tn, "CCProxy Telnet>") == PE_STEP_MORE && OUT_IS("open 192.0.2.10 2525\r\n"), "CCProxy prompt");
+		begin(tn, &tgt4);
+		T_OK(tn->on_timer(&ps, out) == PE_STEP_MORE && OUT_IS("192.0.2.10:2525\r\ntelnet 192.0.2.10 2525\r\n") && ps.timer > 0,
+		    "silent: both classic commands after the prompt wait");
+		T_OK(tn->on_timer(&ps, out) == PE_STEP_CLOSED && strcmp(ps.reason, "silent") == 0, "still silent: closed, not hung");
+	}
+
 	/* nonce search used by the canary */
 	{
 		const char *s = "POST / HTTP/1.0\r\nVia: x\r\n\r\nEHLO pxm-0123456789abcdef0123456789abcdef\r\n";
@@ -152,18 +234,49 @@ main(void)
 		struct pe_test *t = NULL;
 		size_t n = 0;
 		char err[128];
-		T_OK(pe_scan_parse("3128", &t, &n, err, sizeof(err)) == 0 && n == 1 && t[0].proto == hc && t[0].port == 3128, "bare port = http-connect");
-		T_OK(pe_scan_parse("1080/socks5", &t, &n, err, sizeof(err)) == 0 && n == 2 && t[1].proto == s5, "port/proto");
-		T_OK(pe_scan_parse("3128/http", &t, &n, err, sizeof(err)) == 0 && n == 2, "duplicate scanned once");
-		T_OK(pe_scan_parse("0", &t, &n, err, sizeof(err)) < 0 && strstr(err, "bad port specification"), "port 0 refused");
-		T_OK(pe_scan_parse("80/foo", &t, &n, err, sizeof(err)) < 0 && strstr(err, "unknown proxy type"), "unknown type refused");
-		T_OK(pe_scan_parse("abc", &t, &n, err, sizeof(err)) < 0, "non-numeric refused");
-		T_OK(pe_scan_parse("socks", &t, &n, err, sizeof(err)) == 0 && n == 3, "tag socks expands (duplicates scanned once)");
+		T_OK(pe_scan_parse("3128", NULL, &t, &n, err, sizeof(err)) == 0 && n == 1 && t[0].proto == hc && t[0].port == 3128, "bare port = http-connect");
+		T_OK(pe_scan_parse("1080/socks5", NULL, &t, &n, err, sizeof(err)) == 0 && n == 2 && t[1].proto == s5, "port/proto");
+		T_OK(pe_scan_parse("3128/http", NULL, &t, &n, err, sizeof(err)) == 0 && n == 2, "duplicate scanned once");
+		T_OK(pe_scan_parse("0", NULL, &t, &n, err, sizeof(err)) < 0 && strstr(err, "bad port specification"), "port 0 refused");
+		T_OK(pe_scan_parse("80/foo", NULL, &t, &n, err, sizeof(err)) < 0 && strstr(err, "unknown proxy type"), "unknown type refused");
+		T_OK(pe_scan_parse("abc", NULL, &t, &n, err, sizeof(err)) < 0, "non-numeric refused");
+		T_OK(pe_scan_parse("socks", NULL, &t, &n, err, sizeof(err)) == 0 && n == 3, "tag socks expands (duplicates scanned once)");
 		free(t);
 		t = NULL;
 		n = 0;
-		T_OK(pe_scan_parse("basic", &t, &n, err, sizeof(err)) == 0 && n == 8, "tag basic: the implemented part of pxytest's list");
+		T_OK(pe_scan_parse("basic", NULL, &t, &n, err, sizeof(err)) == 0 && n == 11,
+		    "tag basic: pxytest's 13 entries, the 3 on port 23 as one adaptive test");
 		free(t);
+		t = NULL;
+		n = 0;
+		T_OK(pe_scan_parse("full", NULL, &t, &n, err, sizeof(err)) == 0 && n == 11 + 14 + 2,
+		    "tag full = basic + 14 http ports + 1180/socks5 + 1181 telnet family");
+		free(t);
+		t = NULL;
+		n = 0;
+		T_OK(pe_scan_parse("8000-8009", NULL, &t, &n, err, sizeof(err)) == 0 && n == 10 &&
+		    t[9].port == 8009 && t[0].proto == hc, "range");
+		T_OK(pe_scan_parse("1080/all", NULL, &t, &n, err, sizeof(err)) == 0 && n == 10 + pe_proto_count(),
+		    "all = every protocol");
+		T_OK(pe_scan_parse("9-8", NULL, &t, &n, err, sizeof(err)) < 0 && strstr(err, "bad port specification"), "reversed range refused");
+		T_OK(pe_scan_parse("80-", NULL, &t, &n, err, sizeof(err)) < 0, "open range refused");
+		T_OK(pe_scan_parse("80-70000", NULL, &t, &n, err, sizeof(err)) < 0, "range past 65535 refused");
+		T_OK(pe_scan_parse("80/", NULL, &t, &n, err, sizeof(err)) < 0 && strstr(err, "unknown proxy type"), "empty type refused");
+		T_OK(pe_scan_parse("99999999999999999999", NULL, &t, &n, err, sizeof(err)) < 0, "huge number refused");
+		free(t);
+		t = NULL;
+		n = 0;
+		T_OK(pe_scan_parse("1-65535", NULL, &t, &n, err, sizeof(err)) == 0 && n == 65535, "whole port range, fast dedupe");
+		free(t);
+		static const char *const web[] = { "80", "3128/all", NULL };
+		static const char *const mine[] = { "web", "socks", NULL };
+		const struct pe_tag ut[] = { { "web", web }, { "mine", mine }, { NULL, NULL } };
+		t = NULL;
+		n = 0;
+		T_OK(pe_scan_parse("mine", ut, &t, &n, err, sizeof(err)) == 0 && n == 1 + pe_proto_count() + 2, "user tags nest");
+		free(t);
+		T_OK(pe_builtin_tag(0) != NULL && strcmp(pe_builtin_tag(0)->name, "basic") == 0 && pe_builtin_tag(3) == NULL,
+		    "built-in tags listed");
 	}
 	evbuffer_free(in);
 	evbuffer_free(out);
