@@ -98,7 +98,8 @@ struct test {
 	struct event *timer;		/* connect/overall deadline, back-off, linger */
 	struct event *ptimer;		/* the protocol's own timer (prompt waits) */
 	double started;
-	int connected, tunnel, greeted, have_nonce, lingering, noise;
+	int connected, tunnel, greeted, have_nonce, lingering, noise, mailing;
+	struct pe_mail mail;
 	const char *fail;		/* failure found while starting: reported from the timer */
 	enum pe_result_kind fail_kind;
 	size_t nread;
@@ -361,6 +362,38 @@ send_nonce(struct test *t, struct evbuffer *out)
 	evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", t->nonce);
 }
 
+static void
+closer_read(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void
+closer_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	bufferevent_free(bev);
+}
+
+/* end a session with a mail server politely: what we wrote (QUIT) goes out,
+ * then we wait for the server to close, at most 2 s; the test no longer
+ * owns the connection */
+static void
+polite_close(struct test *t)
+{
+	struct timeval tv = { 2, 0 };
+	struct bufferevent *bev = t->bev;
+
+	if (bev == NULL)
+		return;
+	t->bev = NULL;
+	bufferevent_setcb(bev, closer_read, NULL, closer_event, NULL);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
 /* the tunnel is claimed: wait for the target's greeting, send the nonce,
  * wait for the proof */
 static void
@@ -392,10 +425,37 @@ tunnel_read(struct test *t, struct evbuffer *in, struct evbuffer *out)
 			if (e->opt.target_kind == PE_TARGET_BANNER) {
 				pe_set_reason(&t->ps, "banner", line, n);
 				free(line);
+				if (e->opt.mail_rcpt[0] != '\0' && t->proto != &pe_proto_http_post) {
+					char a[PE_ADDRSTR_MAX];
+					pe_addr_str((struct sockaddr *)&t->job->addr, a, sizeof(a));
+					memset(&t->mail, 0, sizeof(t->mail));
+					t->mail.rcpt = e->opt.mail_rcpt;
+					t->mail.tag = e->opt.mail_tag;
+					t->mail.agent = e->opt.mail_agent;
+					t->mail.nonce = t->nonce;
+					snprintf(t->mail.spec, sizeof(t->mail.spec),
+					    t->job->addr.ss_family == AF_INET6 ? "[%s]:%u/%s" : "%s:%u/%s",
+					    a, t->port, t->proto->name);
+					t->mailing = 1;
+					pe_mail_begin(&t->mail, out);
+					continue;
+				}
 				test_finish(t, PE_OPEN, NULL);
 				return;
 			}
 			send_nonce(t, out);
+		} else if (t->mailing) {
+			enum pe_mail_step ms = pe_mail_line(&t->mail, line, out);
+			free(line);
+			if (ms == PE_MAIL_MORE)
+				continue;
+			if (ms == PE_MAIL_FAILED)
+				pe_set_reason(&t->ps, "mail-refused", t->mail.failed, strlen(t->mail.failed));
+			else
+				pe_set_reason(&t->ps, "mail-sent", NULL, 0);
+			polite_close(t);
+			test_finish(t, PE_OPEN, NULL);
+			return;
 		} else if (strncmp(line, "250 pxm-mac-", 12) == 0 &&
 		    e->opt.target_kind == PE_TARGET_CANARY) {
 			char mac[PE_MAC_HEX + 1];
@@ -655,6 +715,7 @@ test_start(struct test *t)
 	t->nread = 0;
 	t->noise = 0;
 	t->lingering = 0;
+	t->mailing = 0;
 	t->fail = NULL;
 	t->egress[0] = '\0';
 	memset(&t->ps, 0, sizeof(t->ps));
@@ -761,6 +822,10 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 		next = cf->next;
 		if (t != NULL && t->st == T_RUNNING) {
 			snprintf(t->egress, sizeof(t->egress), "%s", cf->egress);
+			if (t->bev != NULL && t->greeted) {
+				evbuffer_add_printf(bufferevent_get_output(t->bev), "QUIT\r\n");
+				polite_close(t);
+			}
 			test_finish(t, PE_OPEN, "confirmed");
 		}
 		free(cf);

@@ -82,6 +82,17 @@ void pe_hostport(const struct sockaddr *, char *buf, size_t len);
 void pe_set_reason(struct pe_pstate *, const char *reason, const void *data,
     size_t len);
 
+/* mail.c: proxyprobe -m, a probe mail through a tunnel to a mail server */
+struct pe_mail {
+	int state;
+	const char *rcpt, *tag, *agent, *nonce;
+	char spec[PE_ADDRSTR_MAX + 40];	/* addr:port/proto */
+	char failed[64];
+};
+enum pe_mail_step { PE_MAIL_MORE = 0, PE_MAIL_SENT, PE_MAIL_FAILED };
+void pe_mail_begin(struct pe_mail *, struct evbuffer *out);
+enum pe_mail_step pe_mail_line(struct pe_mail *, const char *line, struct evbuffer *out);
+
 /* proof.c */
 #define PE_NONCE_HEX 32			/* 128-bit nonce, hex */
 #define PE_NONCE_PREFIX "pxm-"

@@ -99,6 +99,9 @@ struct pe_options {
 	struct sockaddr_storage canary_target;
 	socklen_t canary_target_len;
 	char banner[64];		/* PE_TARGET_BANNER / MTA: first-line prefix */
+	/* PE_TARGET_BANNER only: relay a probe mail to mail_rcpt through every
+	 * tunnel found (proxyprobe -m); empty = never send mail */
+	char mail_rcpt[256], mail_tag[64], mail_agent[64];
 	int max_inflight;		/* global budget of probe sockets */
 	int max_per_client;		/* concurrent tests per request */
 	int max_queue;			/* requests waiting for admission */

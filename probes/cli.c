@@ -1,0 +1,357 @@
+/*
+ * cli.c - proxyprobe: test one host for open proxies, by hand.
+ *
+ * The flags are pxytest's: [-a] [-h] [-M mail_server] [-m mail_addr]
+ * [-S smtp_banner] [-T mail_tag] [-t num_threads] [-v verbosity]
+ * target_host [port_spec ...].  It runs the same probe engine as the milter.
+ * Without -M the proxy is asked to reach the built-in canary, listening on
+ * the local address this host uses to reach target_host (or on
+ * $PROXYPROBE_CANARY, "HOST:PORT"), and only a nonce that comes back through
+ * the proxy counts.  With -M the target is that mail server and a line
+ * starting with the banner (-S, default "220 ") counts: pxytest's rule.
+ *
+ * Exit status: 0 no open proxy, 2 open proxy found, 1 failure, 64 usage,
+ * 68 unknown host or mail server, 69 canary not available.
+ */
+#include "config.h"
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include "probes.h"
+
+static int verbosity = 1;
+static int all_tests;
+static const char *mail_addr, *mail_tag = "proxyprobe";
+static char target_text[PE_ADDRSTR_MAX + 2];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int finished;
+static struct {
+	int open;
+	char first[PE_ADDRSTR_MAX + 48];
+	enum pe_verdict verdict;
+	char reason[32];
+} out;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: proxyprobe [-a] [-h] [-M mail_server] [-m mail_addr] [-S smtp_banner]\n"
+	    "                  [-T mail_tag] [-t num_threads] [-v verbosity] target_host [port_spec ...]\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("\n"
+	    "  -a          test every port_spec; do not stop at the first open proxy\n"
+	    "  -h          this help, with the tags below\n"
+	    "  -M server   ask proxies to reach this mail server (HOST[:PORT], port 25)\n"
+	    "              instead of the built-in canary; a reply line starting with the\n"
+	    "              banner is taken as success\n"
+	    "  -m addr     relay a probe mail to addr through each open proxy found (needs -M)\n"
+	    "  -S banner   the banner prefix for -M (default \"220 \")\n"
+	    "  -T tag      tag for the X-Proxy-Spec header of -m mail (default proxyprobe)\n"
+	    "  -t n        tests run at once (default: all)\n"
+	    "  -v n        0 the final line only, 1 open proxies too (default),\n              2 every test, 3 with excerpts of the replies, 4 timing\n"
+	    "\nport_spec: MIN[-MAX][/PROTO] or a tag; PROTO (default http-connect):");
+	for (size_t i = 0; i < pe_proto_count(); i++)
+		printf(" %s", pe_proto_name(pe_proto_at(i)));
+	printf(" http cisco wingate all\n\ntags:\n");
+	for (size_t i = 0; pe_builtin_tag(i) != NULL; i++) {
+		const struct pe_tag *t = pe_builtin_tag(i);
+		printf("  %-6s", t->name);
+		for (const char *const *s = t->specs; *s != NULL; s++)
+			printf(" %s", *s);
+		printf("\n");
+	}
+	printf("\nexit status: 0 no open proxy found, 2 open proxy found, other: error\n");
+}
+
+static void
+say(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+say(int level, const char *fmt, ...)
+{
+	va_list ap;
+	if (verbosity < level)
+		return;
+	flockfile(stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	funlockfile(stdout);
+}
+
+static void
+on_result(const struct pe_result *r, void *arg)
+{
+	(void)arg;
+	if (r->result == PE_OPEN) {
+		say(1, "%s:%u/%s: open proxy (%s%s%s)\n", target_text, r->port, r->proto,
+		    r->reason, r->egress[0] ? ", egress " : "", r->egress);
+		pthread_mutex_lock(&mu);
+		if (out.open++ == 0)
+			snprintf(out.first, sizeof(out.first), "%s:%u/%s", target_text, r->port, r->proto);
+		pthread_mutex_unlock(&mu);
+		return;
+	}
+	say(2, "%s:%u/%s: %s (%s)%s%s", target_text, r->port, r->proto,
+	    r->result == PE_CLOSED ? "closed" : "inconclusive", r->reason,
+	    verbosity >= 3 && r->detail[0] ? " " : "", verbosity >= 3 ? r->detail : "");
+	say(2, "%s", verbosity >= 4 ? "" : "\n");
+	say(4, " elapsed=%.3fs attempt=%d\n", r->elapsed, r->attempt);
+}
+
+static void
+on_done(const struct pe_summary *s, void *arg)
+{
+	(void)arg;
+	if (!s->final) {
+		say(4, "provisional verdict after %.3fs, retrying inconclusive tests\n", s->elapsed);
+		return;
+	}
+	pthread_mutex_lock(&mu);
+	out.verdict = s->verdict;
+	snprintf(out.reason, sizeof(out.reason), "%s", s->reason);
+	finished = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+	say(4, "tests=%d open=%d closed=%d inconclusive=%d elapsed=%.3fs\n", s->tests, s->open,
+	    s->closed, s->inconclusive, s->elapsed);
+}
+
+/* numeric or resolved address of a host; -1 if unknown */
+static int
+resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints, *ai;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+		return -1;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+/* the local address the kernel would use to reach sa (no packet is sent) */
+static int
+local_toward(const struct sockaddr_storage *sa, socklen_t len, struct sockaddr_storage *out_ss,
+    socklen_t *out_len)
+{
+	struct sockaddr_storage t = *sa;
+	int fd = socket(sa->ss_family, SOCK_DGRAM, 0), r;
+
+	if (fd < 0)
+		return -1;
+	if (t.ss_family == AF_INET)
+		((struct sockaddr_in *)&t)->sin_port = htons(9);
+	else
+		((struct sockaddr_in6 *)&t)->sin6_port = htons(9);
+	*out_len = sizeof(*out_ss);
+	r = connect(fd, (struct sockaddr *)&t, len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)out_ss, out_len) == 0 ? 0 : -1;
+	close(fd);
+	return r;
+}
+
+/* a free TCP port on addr (the canary needs a fixed one to tell proxies) */
+static int
+pick_port(struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM, 0);
+	socklen_t l = len;
+
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = 0;
+	if (fd < 0 || bind(fd, (struct sockaddr *)ss, len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)ss, &l) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mail_server = NULL, *banner = "220 ";
+	int threads = 0, ch;
+	char err[256];
+	struct pe_options o;
+	struct pe_test *tests = NULL;
+	size_t ntests = 0;
+	struct sockaddr_storage host;
+	socklen_t hostlen;
+	struct pe_engine *e;
+	struct pe_timing tm = { 5.0, 15.0, 1 };
+	char *end;
+
+	while ((ch = getopt(argc, argv, "ahM:m:S:T:t:v:")) != -1) {
+		switch (ch) {
+		case 'a': all_tests = 1; break;
+		case 'h': help(); return EX_OK;
+		case 'M': mail_server = optarg; break;
+		case 'm': mail_addr = optarg; break;
+		case 'S': banner = optarg; break;
+		case 'T': mail_tag = optarg; break;
+		case 't':
+			threads = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || threads < 1 || threads > 100000) {
+				fprintf(stderr, "proxyprobe: bad thread count \"%s\"\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'v':
+			verbosity = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || verbosity < 0 || verbosity > 4) {
+				fprintf(stderr, "proxyprobe: verbosity must be 0 to 4\n");
+				return EX_USAGE;
+			}
+			break;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (strlen(banner) == 0 || strlen(banner) >= sizeof(o.banner)) {
+		fprintf(stderr, "proxyprobe: the banner must be 1 to %zu characters\n", sizeof(o.banner) - 1);
+		return EX_USAGE;
+	}
+	const char *target_host = argv[optind++];
+	if (resolve(target_host, &host, &hostlen) < 0) {
+		fprintf(stderr, "proxyprobe: unknown host \"%s\"\n", target_host);
+		return EX_NOHOST;
+	}
+	{
+		char a[PE_ADDRSTR_MAX];
+		pe_addr_str((struct sockaddr *)&host, a, sizeof(a));
+		snprintf(target_text, sizeof(target_text), strchr(a, ':') ? "[%s]" : "%s", a);
+	}
+	if (optind == argc) {
+		if (pe_scan_parse("basic", NULL, &tests, &ntests, err, sizeof(err)) < 0)
+			return EX_SOFTWARE;
+	}
+	for (; optind < argc; optind++)
+		if (pe_scan_parse(argv[optind], NULL, &tests, &ntests, err, sizeof(err)) < 0) {
+			fprintf(stderr, "proxyprobe: %s\n", err);
+			return EX_USAGE;
+		}
+
+	memset(&o, 0, sizeof(o));
+	snprintf(o.banner, sizeof(o.banner), "%s", banner);
+	if (mail_addr != NULL && mail_server == NULL) {
+		fprintf(stderr, "proxyprobe: cannot locate mailserver: -m needs -M mail_server\n");
+		return EX_NOHOST;
+	}
+	if (mail_server != NULL) {
+		char hostpart[256];
+		const char *colon = strrchr(mail_server, ':');
+		int port = 25;
+		snprintf(hostpart, sizeof(hostpart), "%s", mail_server);
+		if (mail_server[0] == '[') {	/* [v6]:port or [v6] */
+			char *rb = strchr(hostpart, ']');
+			if (rb != NULL) {
+				if (rb[1] == ':')
+					port = atoi(rb + 2);
+				*rb = '\0';
+				memmove(hostpart, hostpart + 1, strlen(hostpart));
+			}
+		} else if (colon != NULL && strchr(mail_server, ':') == colon) {
+			port = atoi(colon + 1);
+			hostpart[colon - mail_server] = '\0';
+		}
+		if (port < 1 || port > 65535 || resolve(hostpart, &o.canary_target, &o.canary_target_len) < 0) {
+			fprintf(stderr, "proxyprobe: cannot locate mailserver \"%s\"\n", mail_server);
+			return EX_NOHOST;
+		}
+		if (o.canary_target.ss_family == AF_INET)
+			((struct sockaddr_in *)&o.canary_target)->sin_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in6 *)&o.canary_target)->sin6_port = htons((uint16_t)port);
+		o.target_kind = PE_TARGET_BANNER;
+	} else {
+		const char *env = getenv("PROXYPROBE_CANARY");
+		o.target_kind = PE_TARGET_CANARY;
+		if (env != NULL && *env != '\0') {
+			if (pe_parse_hostport(env, &o.canary_listen, &o.canary_listen_len) < 0) {
+				fprintf(stderr, "proxyprobe: PROXYPROBE_CANARY=\"%s\" is not a numeric HOST:PORT\n", env);
+				return EX_USAGE;
+			}
+		} else if (local_toward(&host, hostlen, &o.canary_listen, &o.canary_listen_len) < 0 ||
+		    pick_port(&o.canary_listen, o.canary_listen_len) < 0) {
+			fprintf(stderr, "proxyprobe: no local address to reach %s: %s\n", target_text,
+			    strerror(errno));
+			return EX_UNAVAILABLE;
+		}
+		o.canary_target = o.canary_listen;
+		o.canary_target_len = o.canary_listen_len;
+	}
+	o.max_inflight = (int)ntests > 4096 ? 4096 : (int)ntests;
+	o.max_per_client = threads > 0 ? threads : o.max_inflight;
+	o.max_queue = 2;
+	o.max_canary_conns = o.max_inflight + 16;
+	o.read_cap = 4096;
+	if (mail_addr != NULL) {
+		snprintf(o.mail_rcpt, sizeof(o.mail_rcpt), "%s", mail_addr);
+		snprintf(o.mail_tag, sizeof(o.mail_tag), "%s", mail_tag);
+		snprintf(o.mail_agent, sizeof(o.mail_agent), "proxyprobe %s", PACKAGE_VERSION);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((e = pe_create(&o, on_result, on_done, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "proxyprobe: %s\n", err);
+		return EX_UNAVAILABLE;
+	}
+	if (verbosity >= 4) {
+		char a[PE_ADDRSTR_MAX];
+		printf("testing %s: %zu tests, target %s port %d (%s)\n", target_text, ntests,
+		    pe_addr_str((struct sockaddr *)&o.canary_target, a, sizeof(a)),
+		    pe_target_port((struct sockaddr *)&o.canary_target),
+		    o.target_kind == PE_TARGET_CANARY ? "canary" : "mail server");
+	}
+	if (pe_start(e) < 0 || pe_submit(e, (struct sockaddr *)&host, hostlen, tests, ntests, &tm,
+	    all_tests ? 0 : PE_F_STOP_ON_OPEN, NULL) < 0) {
+		fprintf(stderr, "proxyprobe: cannot start the probe engine: %s\n", strerror(errno));
+		return 1;
+	}
+	pthread_mutex_lock(&mu);
+	while (!finished)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+	pe_stop(e);
+	pe_free(e);
+	free(tests);
+	if (out.open == 0) {
+		say(0, "Test complete - no proxies found\n");
+		return EX_OK;
+	}
+	if (all_tests && out.open > 1)
+		say(0, "Test complete - identified %d open proxies\n", out.open);
+	else
+		say(0, "Test complete - identified open proxy %s\n", out.first);
+	return 2;
+}
