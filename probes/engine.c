@@ -855,7 +855,8 @@ engine_main(void *arg)
 	struct pe_engine *e = arg;
 	struct job *j;
 
-	event_base_dispatch(e->base);
+	/* no listener in "mta" and "banner" modes: run even with nothing pending */
+	event_base_loop(e->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	/* shutting down: end everything, each request's done callback once */
 	while ((j = TAILQ_FIRST(&e->active)) != NULL)
 		job_done(j, "shutdown");

@@ -8,7 +8,8 @@
 trap stop_all EXIT
 command -v miltertest >/dev/null || { fail "miltertest installed"; summary; exit 1; }
 
-start_microsocks ms4 127.0.0.5 1080 && start_microsocks ms6 ::1 1080 || { fail "microsocks starts"; summary; exit 1; }
+start_microsocks ms4 127.0.0.5 1080 && start_microsocks ms6 ::1 1080 &&
+	start_fake flaky flaky 127.0.0.36 3128 || { fail "peers start"; summary; exit 1; }
 
 # instance: name port canary-port top-level probe action
 declare -A PORT
@@ -82,6 +83,13 @@ run "empty RCPT survives" rcpt ip=127.0.0.7 "rcpt=" "expect=eom CONTINUE"
 out=$(python3 "$TOP/tests/fakes/hostile-mta.py" 127.0.0.1 "${PORT[rcpt]}" 2>&1)
 [ "$(echo "$out" | grep -c '^sent:')" -ge 15 ] && pass "hostile MTA: 15 broken sessions sent" || fail "hostile MTA ran" "$out"
 run "still serving after hostile input" rcpt ip=127.0.0.5 "expect=rcpt REPLYCODE"
+
+# an overloaded proxy: 503 first (inconclusive), relayed on the retry 2 s later;
+# the provisional verdict (error) is replaced by the late open one
+run "late open after a background retry" rcpt ip=127.0.0.36 wait=4 "expect=rcpt REPLYCODE"
+grep -qE 'verdict sess=.* client=\[127\.0\.0\.36\] verdict=error reason=inconclusive final=no' "$T/rcpt/milter.log" &&
+	grep -qE 'verdict sess=.* client=\[127\.0\.0\.36\] verdict=open-proxy evidence=http-connect:3128 egress=127\.0\.0\.1 late=yes' "$T/rcpt/milter.log" &&
+	pass "provisional error, then the late open verdict, both logged" || fail "late verdict logged" "$(grep '127.0.0.36' "$T/rcpt/milter.log" | grep verdict)"
 
 L=$T/rcpt/milter.log
 grep -qE 'connect sess=[0-9a-f]{8} client=client\.test\.invalid\[::1\]:[0-9]+' "$L" && pass "IPv6 client logged in canonical form" || fail "IPv6 connect logged"

@@ -161,4 +161,19 @@ f=$(ls -t "$T"/postfix/sink/* | head -1)
 grep -qE "^X-Proxy-Check: clean; host=" "$f" && pass "tag mode: clean header" || fail "tag header (clean)"
 [ "$(grep -ci '^X-Proxy-Check:' "$f")" -eq 1 ] && pass "exactly one tag header" || fail "exactly one tag header"
 
+# ---- target = "mta": proxies are asked to reach this Postfix -----------------
+stop_name milter-tag
+milter_conf "$T/mta.conf" $MPORT $CPORT "" "target = \"mta\"; mta_address = \"127.0.0.1:$PF_PORT\";"
+start_milter milter-mta "$T/mta.conf" || fail "milter restarts (target mta)"
+MLOG=$T/milter-mta/milter.log
+expect_reject 127.0.0.2 'http-connect:3128' "target mta: squid reaches our MTA"
+grep -qE 'probe-confirm sess=.* client=unknown\[127\.0\.0\.2\]:[0-9]+ egress=127\.0\.0\.2 result=queued' "$MLOG" &&
+	pass "target mta: the HELO callback confirmed the nonce" || fail "probe-confirm logged"
+grep -qE 'probe sess=.* client=\[127\.0\.0\.2\] test=http-connect:3128 result=open reason=confirmed egress=127\.0\.0\.2' "$MLOG" &&
+	pass "target mta: probe open, reason confirmed" || fail "probe confirmed"
+expect_reject 127.0.0.5 'socks5:1080' "target mta: microsocks reaches our MTA"
+wait_for "$T/postfix/maillog" 'disconnect from unknown\[127\.0\.0\.5\].* quit=1' 5 &&
+	pass "target mta: the probe session ended with QUIT" || fail "probe session ended politely" "$(grep '127.0.0.5' "$T/postfix/maillog" | tail -3)"
+expect_deliver 127.0.0.12 "target mta: squid secure cannot reach port $PF_PORT... delivered"
+
 summary

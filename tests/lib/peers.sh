@@ -2,7 +2,10 @@
 # Each function writes its config under $T/<name>/, starts the program in the
 # foreground under spawn (pid recorded), and waits until it listens.
 
-# start_squid NAME open|secure ADDR [PORT]
+# start_squid NAME open|secure|strict ADDR [PORT]
+#   secure: Debian's port rules (CONNECT only to 443, other methods to 80,
+#           443 and 1025-65535) for every client
+#   strict: every method only to ports 80 and 443
 start_squid() {
 	local name=$1 mode=$2 addr=$3 port=${4:-3128} d=$T/$1
 	require_loopback "$addr"
@@ -30,7 +33,11 @@ start_squid() {
 			echo "http_access allow all"
 		else
 			echo "acl SSL_ports port 443"
-			echo "acl Safe_ports port 80 443 1025-65535"
+			if [ "$mode" = strict ]; then
+				echo "acl Safe_ports port 80 443"
+			else
+				echo "acl Safe_ports port 80 443 1025-65535"
+			fi
 			echo "acl CONNECT method CONNECT"
 			echo "http_access deny !Safe_ports"
 			echo "http_access deny CONNECT !SSL_ports"
@@ -80,8 +87,10 @@ start_dante() {
 		echo "user.privileged: root"
 		echo "user.unprivileged: nobody"
 		echo "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }"
+		echo "client pass { from: ::1/128 to: ::/0 }"
 		if [ "$mode" = open ]; then
 			echo "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 protocol: tcp }"
+			echo "socks pass { from: ::1/128 to: ::/0 protocol: tcp }"
 		else
 			echo "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 port = 443 }"
 			echo "socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 }"
@@ -110,6 +119,20 @@ start_fake() {
 	require_loopback "$addr"
 	mkdir -p "$d"
 	spawn "$name" "$d/stderr.log" python3 "$TOP/tests/fakes/fakepeer.py" "$kind" "$addr" "$port"
+	wait_listen "$addr" "$port" 10
+}
+
+# start_tls_front NAME ADDR PORT BACKEND_ADDR BACKEND_PORT: socat speaking TLS
+# on ADDR:PORT in front of a plain proxy (an HTTPS CONNECT proxy)
+start_tls_front() {
+	local name=$1 addr=$2 port=$3 baddr=$4 bport=$5 d=$T/$1
+	require_loopback "$addr" "$baddr"
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$name.test.invalid" \
+		-keyout "$d/key.pem" -out "$d/cert.pem" >/dev/null 2>&1 || return 1
+	cat "$d/key.pem" "$d/cert.pem" >"$d/both.pem"
+	spawn "$name" "$d/stderr.log" socat \
+		"OPENSSL-LISTEN:$port,bind=$addr,reuseaddr,fork,verify=0,cert=$d/both.pem" "TCP:$baddr:$bport"
 	wait_listen "$addr" "$port" 10
 }
 
