@@ -68,10 +68,15 @@ add_test(struct seen *sn, const struct pe_proto *p, long port, struct pe_test **
 		snprintf(err, errlen, "too many tests (more than %d)", MAX_TESTS);
 		return -1;
 	}
-	nt = realloc(*tests, (*ntests + 1) * sizeof(*nt));
-	if (nt == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	/* capacity grows by doubling: an array built here always has room up
+	 * to the next power of two */
+	nt = *tests;
+	if (*ntests == 0 || (*ntests >= 8 && (*ntests & (*ntests - 1)) == 0)) {
+		size_t cap = *ntests < 8 ? 8 : *ntests * 2;
+		if ((nt = realloc(*tests, cap * sizeof(*nt))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 	}
 	nt[*ntests].proto = p;
 	nt[*ntests].port = (uint16_t)port;

@@ -160,7 +160,8 @@ size_t pe_proto_count(void);
 const struct pe_proto *pe_proto_at(size_t);
 
 /*
- * Scan lists: port specs "MIN[-MAX][/PROTO]" (default proto http-connect;
+ * Scan lists (arrays built only by this function: it grows them by doubling):
+ * port specs "MIN[-MAX][/PROTO]" (default proto http-connect;
  * "all" = every protocol) and tags (built-in: basic, full, socks; plus the
  * caller's).  Appends to *tests (realloc'd), each (proto, port) once; -1 and
  * a message ("bad port specification ...", "unknown proxy type ...") on bad
