@@ -259,6 +259,7 @@ main(int argc, char **argv)
 	for (; optind < argc; optind++)
 		if (pe_scan_parse(argv[optind], NULL, &tests, &ntests, err, sizeof(err)) < 0) {
 			fprintf(stderr, "proxyprobe: %s\n", err);
+			free(tests);
 			return EX_USAGE;
 		}
 
@@ -266,7 +267,7 @@ main(int argc, char **argv)
 	snprintf(o.banner, sizeof(o.banner), "%s", banner);
 	if (mail_addr != NULL && mail_server == NULL) {
 		fprintf(stderr, "proxyprobe: cannot locate mailserver: -m needs -M mail_server\n");
-		return EX_NOHOST;
+		{ free(tests); return EX_NOHOST; }
 	}
 	if (mail_server != NULL) {
 		char hostpart[256];
@@ -287,7 +288,7 @@ main(int argc, char **argv)
 		}
 		if (port < 1 || port > 65535 || resolve(hostpart, &o.canary_target, &o.canary_target_len) < 0) {
 			fprintf(stderr, "proxyprobe: cannot locate mailserver \"%s\"\n", mail_server);
-			return EX_NOHOST;
+			{ free(tests); return EX_NOHOST; }
 		}
 		if (o.canary_target.ss_family == AF_INET)
 			((struct sockaddr_in *)&o.canary_target)->sin_port = htons((uint16_t)port);
@@ -300,13 +301,13 @@ main(int argc, char **argv)
 		if (env != NULL && *env != '\0') {
 			if (pe_parse_hostport(env, &o.canary_listen, &o.canary_listen_len) < 0) {
 				fprintf(stderr, "proxyprobe: PROXYPROBE_CANARY=\"%s\" is not a numeric HOST:PORT\n", env);
-				return EX_USAGE;
+				{ free(tests); return EX_USAGE; }
 			}
 		} else if (local_toward(&host, hostlen, &o.canary_listen, &o.canary_listen_len) < 0 ||
 		    pick_port(&o.canary_listen, o.canary_listen_len) < 0) {
 			fprintf(stderr, "proxyprobe: no local address to reach %s: %s\n", target_text,
 			    strerror(errno));
-			return EX_UNAVAILABLE;
+			{ free(tests); return EX_UNAVAILABLE; }
 		}
 		o.canary_target = o.canary_listen;
 		o.canary_target_len = o.canary_listen_len;
@@ -324,6 +325,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((e = pe_create(&o, on_result, on_done, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "proxyprobe: %s\n", err);
+		free(tests);
 		return EX_UNAVAILABLE;
 	}
 	if (verbosity >= 4) {

@@ -152,6 +152,7 @@ struct pe_engine {
 	SSL_CTX *ssl;
 #endif
 	struct jobq waiting, active;	/* engine thread only */
+	TAILQ_HEAD(, closer) closers;
 	int nwaiting, inflight;
 	struct pe_stats st;		/* updated with atomics */
 };
@@ -362,6 +363,13 @@ send_nonce(struct test *t, struct evbuffer *out)
 	evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", t->nonce);
 }
 
+/* connections being closed politely; the engine frees what is left at stop */
+struct closer {
+	TAILQ_ENTRY(closer) link;
+	struct pe_engine *e;
+	struct bufferevent *bev;
+};
+
 static void
 closer_read(struct bufferevent *bev, void *arg)
 {
@@ -370,11 +378,19 @@ closer_read(struct bufferevent *bev, void *arg)
 }
 
 static void
+closer_free(struct closer *c)
+{
+	TAILQ_REMOVE(&c->e->closers, c, link);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
 closer_event(struct bufferevent *bev, short what, void *arg)
 {
 	(void)what;
-	(void)arg;
-	bufferevent_free(bev);
+	(void)bev;
+	closer_free(arg);
 }
 
 /* end a session with a mail server politely: what we wrote (QUIT) goes out,
@@ -385,11 +401,19 @@ polite_close(struct test *t)
 {
 	struct timeval tv = { 2, 0 };
 	struct bufferevent *bev = t->bev;
+	struct closer *c;
 
 	if (bev == NULL)
 		return;
 	t->bev = NULL;
-	bufferevent_setcb(bev, closer_read, NULL, closer_event, NULL);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		bufferevent_free(bev);
+		return;
+	}
+	c->e = t->job->e;
+	c->bev = bev;
+	TAILQ_INSERT_TAIL(&c->e->closers, c, link);
+	bufferevent_setcb(bev, closer_read, NULL, closer_event, c);
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -873,6 +897,8 @@ engine_main(void *arg)
 		pthread_mutex_lock(&e->mu);
 	}
 	pthread_mutex_unlock(&e->mu);
+	while (!TAILQ_EMPTY(&e->closers))
+		closer_free(TAILQ_FIRST(&e->closers));
 	return NULL;
 }
 
@@ -912,6 +938,7 @@ pe_create(const struct pe_options *opt, pe_result_fn on_result, pe_done_fn on_do
 	TAILQ_INIT(&e->incoming);
 	TAILQ_INIT(&e->waiting);
 	TAILQ_INIT(&e->active);
+	TAILQ_INIT(&e->closers);
 	if ((e->base = event_base_new()) == NULL ||
 	    (e->wake = event_new(e->base, -1, 0, wake_cb, e)) == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");

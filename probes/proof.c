@@ -40,6 +40,7 @@ struct nonce_ent {
 };
 
 struct canary_conn {
+	struct canary_conn *prev, *next;	/* all live ones, freed with the proof */
 	struct pe_proof *pf;
 	struct bufferevent *bev;
 	char peer[PE_ADDRSTR_MAX];
@@ -53,6 +54,7 @@ struct pe_proof {
 	struct pe_proof_hooks hooks;
 	struct nonce_ent *bucket[NBUCKETS];
 	unsigned char key[32];
+	struct canary_conn *live;
 	int conns, max_conns;
 	uint64_t nconns, nproofs, nunknown;
 };
@@ -166,6 +168,12 @@ pe_nonce_find(const char *buf, size_t len)
 static void
 canary_close(struct canary_conn *cc)
 {
+	if (cc->prev != NULL)
+		cc->prev->next = cc->next;
+	else
+		cc->pf->live = cc->next;
+	if (cc->next != NULL)
+		cc->next->prev = cc->prev;
 	cc->pf->conns--;
 	bufferevent_free(cc->bev);
 	free(cc);
@@ -260,6 +268,10 @@ canary_accept(struct evconnlistener *lst, evutil_socket_t fd,
 		return;
 	}
 	cc->pf = pf;
+	cc->next = pf->live;
+	if (pf->live != NULL)
+		pf->live->prev = cc;
+	pf->live = cc;
 	pf->conns++;
 	pf->nconns++;
 	pe_addr_str(sa, cc->peer, sizeof(cc->peer));
@@ -308,6 +320,8 @@ pe_proof_free(struct pe_proof *pf)
 {
 	if (pf == NULL)
 		return;
+	while (pf->live != NULL)
+		canary_close(pf->live);
 	if (pf->lst != NULL)
 		evconnlistener_free(pf->lst);
 	for (int i = 0; i < NBUCKETS; i++) {
