@@ -56,6 +56,16 @@ else
 	for t in tests/integration/*.sh; do
 		run "integration/$(basename "$t" .sh)" bash "$t"
 	done
+	# the same against the ASan+UBSan builds of proxymilter and proxyprobe
+	# (leak checking stays with the unit tests: the daemon keeps its table
+	# until exit on purpose)
+	if [ -x build-asan/milter/proxymilter ] && [ -x build-asan/probes/proxyprobe ]; then
+		for t in tests/integration/*.sh; do
+			PM_BIN=$TOP/build-asan/milter/proxymilter PP=$TOP/build-asan/probes/proxyprobe \
+			ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+				run "asan-integration/$(basename "$t" .sh)" bash "$t"
+		done
+	fi
 fi
 grep -h '^INFO: ' "$LOGDIR"/*.log 2>/dev/null
 if [ $skip -gt 0 ]; then

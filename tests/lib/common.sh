@@ -111,6 +111,12 @@ wait_for() {
 NS_EXEC=$TOP/tests/lib/ns-exec.sh
 
 summary() {
+	# a daemon built with sanitizers reports into its log: any report fails
+	local rep
+	rep=$(grep -rlE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$T" 2>/dev/null | head -3)
+	if [ -n "$rep" ]; then
+		fail "no sanitizer reports" "$rep"
+	fi
 	echo "${NPASS} passed, ${NFAIL} failed"
 	[ "$NFAIL" -eq 0 ]
 }
