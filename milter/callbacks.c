@@ -472,6 +472,16 @@ pm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *hostaddr)
 		lb_emit(&l, LOG_INFO);
 		break;
 	case VT_CLAIMED:
+		if (!rl_take(pm.rl, &s->a, vt_now(), cf->probe.rate_limit)) {
+			/* too many new probe sets for this network: no probe now;
+			 * error for a minute (on_error applies), then try again */
+			double ttl = cf->verdict.error_ttl < 60 ? (double)cf->verdict.error_ttl : 60.0;
+			vt_complete(pm.vt, &s->a, VT_ERROR, "", "", vt_now(), ttl);
+			PM_COUNT(rate_limited);
+			log_skip(s, "rate-limit", "limit", s->a.family == AF_INET ?
+			    "per-24" : "per-64", -1);
+			break;
+		}
 		start_probe(s);
 		break;
 	}
@@ -680,6 +690,7 @@ pm_log_stats(void)
 	lb_kvf(&l, "tagged", "%llu", (unsigned long long)c.tagged);
 	lb_kvf(&l, "would", "%llu", (unsigned long long)c.would);
 	lb_kvf(&l, "skipped", "%llu", (unsigned long long)c.skipped);
+	lb_kvf(&l, "rate_limited", "%llu", (unsigned long long)c.rate_limited);
 	lb_kvf(&l, "tests", "%llu", (unsigned long long)ps.tests);
 	lb_kvf(&l, "overload", "%llu", (unsigned long long)ps.overload);
 	lb_kvf(&l, "probes_inflight", "%d", ps.inflight);

@@ -296,7 +296,8 @@ main(int argc, char **argv)
 		if (chown(cf->socket + 6, pw->pw_uid, pw->pw_gid) < 0)
 			log_msg(LOG_WARNING, "error", "chown %s: %s", cf->socket + 6, strerror(errno));
 
-	if ((pm.vt = vt_new((size_t)cf->verdict.max_entries)) == NULL)
+	if ((pm.vt = vt_new((size_t)cf->verdict.max_entries)) == NULL ||
+	    (pm.rl = rl_new(65536)) == NULL)
 		return EX_OSERR;
 	memset(&po, 0, sizeof(po));
 	po.target_kind = cf->probe.target_kind;

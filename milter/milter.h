@@ -9,9 +9,10 @@
 #include <libmilter/mfapi.h>
 #include "../probes/probes.h"
 #include "verdict.h"
+#include "ratelimit.h"
 
 struct pm_counters {
-	uint64_t connections, probed, cache_hits, joined, skipped;
+	uint64_t connections, probed, cache_hits, joined, skipped, rate_limited;
 	uint64_t v_open, v_clean, v_error;
 	uint64_t rejected, tempfailed, tagged, would;
 };
@@ -19,6 +20,7 @@ struct pm_counters {
 struct pm_global {
 	struct vt *vt;
 	struct pe_engine *engine;
+	struct rl *rl;
 	char hostname[256];
 	struct pm_counters c;	/* updated with atomics */
 };

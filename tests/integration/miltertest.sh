@@ -31,6 +31,9 @@ inst tempfail "" 'on_open = "tempfail";'
 inst tag "" 'on_open = "tag"; on_clean = "tag";'
 inst observe 'mode = "observe";' ''
 inst allow 'allow = [ "127.0.0.0/8" ]; skip_daemon_names = [ "ORIGINATING" ];' ''
+n=$((n + 1)); PORT[rl]=$((18891 + n))
+milter_conf "$T/rl.conf" ${PORT[rl]} $((12531 + n)) "" 'scan = [ "3128" ]; rate_limit = 2;' ''
+start_milter rl "$T/rl.conf" || fail "milter rl starts"
 
 mt() { # mt NAME INSTANCE key=value...
 	local name=$1 i=$2; shift 2
@@ -73,6 +76,14 @@ run "allowlisted client accepted at connect" allow ip=127.0.0.5 "expect=connect 
 run "unknown address family: never probed" rcpt ip=unspec "expect=eom CONTINUE"
 run "skip_daemon_names: submission not probed" observe ip=127.0.0.9 daemon=ORIGINATING "expect=eom CONTINUE"
 
+# rate limit: 2 new probe sets a minute for 127.0.0.0/24, the third waits
+run "rate limit: 1st new client probed" rl ip=127.0.0.50 "expect=eom CONTINUE"
+run "rate limit: 2nd new client probed" rl ip=127.0.0.51 "expect=eom CONTINUE"
+run "rate limit: 3rd new client not probed, still served" rl ip=127.0.0.52 "expect=eom CONTINUE"
+[ "$(grep -c 'probe-start' "$T/rl/milter.log")" -eq 2 ] &&
+	grep -qE 'skip sess=.* client=client\.test\.invalid\[127\.0\.0\.52\]:[0-9]+ reason=rate-limit limit=per-24' "$T/rl/milter.log" &&
+	pass "rate limit: two probe sets, then a logged skip" || fail "rate limit logged" "$(grep -E 'probe-start|skip' "$T/rl/milter.log")"
+
 # hostile macros and arguments: no crash, the next session still works
 # (miltertest itself overflows on arguments over ~1 KB: hostile-mta.py below
 #  sends the big and broken ones)
@@ -104,8 +115,8 @@ grep -qE 'would-reject sess=.* mode=observe' "$T/observe/milter.log" && pass "ob
 grep -qE 'tempfail sess=.* reply="451 4\.7\.1 Client host \[127\.0\.0\.5\] is being checked, try again later"' "$T/tempfail/milter.log" &&
 	pass "tempfail reply logged" || fail "tempfail reply logged"
 dead=""
-for i in connect helo mail rcpt eom tempfail tag observe allow; do
+for i in connect helo mail rcpt eom tempfail tag observe allow rl; do
 	alive "$(cat "$T/$i.pid" 2>/dev/null)" || dead="$dead $i"
 done
-[ -z "$dead" ] && pass "all nine milters survived" || fail "all nine milters survived" "dead:$dead"
+[ -z "$dead" ] && pass "all ten milters survived" || fail "all ten milters survived" "dead:$dead"
 summary

@@ -64,7 +64,7 @@ main(void)
 	    "  tags = { }; target = \"canary\"; canary_listen = \"[::1]:2600\";\n"
 	    "  canary_address = \"\"; mta_address = \"\"; banner = \"220 \";\n"
 	    "  connect_timeout = 2; timeout = 7.5; retries = 2; max_inflight = 64;\n"
-	    "  max_per_client = 4; max_queue = 100; allow_private = [ \"127.0.0.0/8\" ];\n"
+	    "  max_per_client = 4; max_queue = 100; rate_limit = 10; allow_private = [ \"127.0.0.0/8\" ];\n"
 	    "  resolver = \"127.0.0.1:5353\"; };\n"
 	    "verdict: { open_ttl = 60; clean_ttl = 30; error_ttl = 10; max_entries = 1000; };\n"
 	    "action: { stage = \"eom\"; on_open = \"tag\"; on_pending = \"tempfail\";\n"
@@ -83,6 +83,7 @@ main(void)
 	    cf->probe.timing.retries == 2, "timing read (int and float)");
 	T_OK(cf->action.on_clean == ACT_TAG && cf->action.pending_wait == 2.5, "action read");
 	T_OK(cf->verdict.max_entries == 1000, "verdict read");
+	T_OK(cf->probe.rate_limit == 10, "rate_limit read");
 	T_OK(cf->exempt_recipients.n == 2 && cf->skip_daemon_names.n == 2, "lists read");
 	config_unref(cf);
 
@@ -100,6 +101,7 @@ main(void)
 	bad("probe: { scan = [ ]; };\n", 1, "empty", "empty scan list");
 	bad("probe: {\n timeout = 1.0;\n connect_timeout = 5.0; };\n", 2, "shorter", "timeout < connect_timeout");
 	bad("probe: { retries = 99; };\n", 1, "out of range", "retries range");
+	bad("probe: { rate_limit = -1; };\n", 1, "out of range", "rate_limit range");
 	bad("probe: { canary_listen = \"localhost:25\"; };\n", 1, "numeric HOST:PORT", "canary must be numeric");
 	bad("probe: { canary_listen = \"0.0.0.0:2526\"; };\n", 1, "canary_address", "wildcard canary needs an address");
 	bad("probe: { target = \"mta\"; };\n", 1, "mta_address", "target mta needs mta_address");
