@@ -32,6 +32,20 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
 fi
+# Sendmail for the tests: installing sendmail-bin would remove Postfix (both
+# provide mail-transport-agent), so its packages are unpacked privately
+SENDMAIL_PREFIX=${SENDMAIL_PREFIX:-/opt/pmtest-sendmail}
+if [ $want_tests = yes ] && [ ! -x "$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail" ]; then
+	need_root
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		m4 libmilter1.0.1 libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libssl3 libwrap0
+	tmp=$(mktemp -d)
+	chmod 777 "$tmp"
+	(cd "$tmp" && apt-get download -qq sendmail-bin sendmail-base sendmail-cf)
+	mkdir -p "$SENDMAIL_PREFIX"
+	for f in "$tmp"/sendmail-*.deb; do dpkg -x "$f" "$SENDMAIL_PREFIX"; done
+	rm -rf "$tmp"
+fi
 if ! id proxymilter >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin proxymilter
 fi

@@ -87,6 +87,15 @@ listening() {
 	ss -Hltn 2>/dev/null | awk '{print $4}' | grep -qxF -- "$h:$p"
 }
 
+# must_be_free HOST PORT: refuse to start a peer where something already
+# listens (a stray process would answer in its place)
+must_be_free() {
+	if listening "$1" "$2"; then
+		echo "$1:$2 is already in use by another process" >&2
+		return 1
+	fi
+}
+
 wait_listen() { # wait_listen HOST PORT [secs]
 	local i=0 t=${3:-15}
 	while [ $i -lt $((t * 20)) ]; do

@@ -9,6 +9,7 @@
 start_squid() {
 	local name=$1 mode=$2 addr=$3 port=${4:-3128} d=$T/$1
 	require_loopback "$addr"
+	must_be_free "$addr" "$port" || return 1
 	mkdir -p "$d"
 	{
 		echo "http_port $addr:$port"
@@ -54,6 +55,7 @@ start_squid() {
 start_tinyproxy() {
 	local name=$1 mode=$2 addr=$3 port=${4:-8080} d=$T/$1
 	require_loopback "$addr"
+	must_be_free "$addr" "$port" || return 1
 	mkdir -p "$d"
 	{
 		echo "User tinyproxy"
@@ -77,6 +79,7 @@ start_tinyproxy() {
 start_dante() {
 	local name=$1 mode=$2 addr=$3 port=${4:-1080} d=$T/$1
 	require_loopback "$addr"
+	must_be_free "$addr" "$port" || return 1
 	mkdir -p "$d"
 	{
 		echo "logoutput: $d/danted.log"
@@ -106,6 +109,7 @@ start_dante() {
 start_microsocks() {
 	local name=$1 addr=$2 port=${3:-1080} d=$T/$1
 	require_loopback "$addr"
+	must_be_free "$addr" "$port" || return 1
 	mkdir -p "$d"
 	spawn "$name" "$d/stderr.log" "$NS_EXEC" "$name.test.invalid" "$d/ns" \
 		setpriv --reuid=nobody --regid=nogroup --clear-groups \
@@ -117,6 +121,7 @@ start_microsocks() {
 start_fake() {
 	local name=$1 kind=$2 addr=$3 port=$4 d=$T/$1
 	require_loopback "$addr"
+	must_be_free "$addr" "$port" || return 1
 	mkdir -p "$d"
 	spawn "$name" "$d/stderr.log" python3 "$TOP/tests/fakes/fakepeer.py" "$kind" "$addr" "$port"
 	wait_listen "$addr" "$port" 10
@@ -127,6 +132,7 @@ start_fake() {
 start_tls_front() {
 	local name=$1 addr=$2 port=$3 baddr=$4 bport=$5 d=$T/$1
 	require_loopback "$addr" "$baddr"
+	must_be_free "$addr" "$port" || return 1
 	mkdir -p "$d"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$name.test.invalid" \
 		-keyout "$d/key.pem" -out "$d/cert.pem" >/dev/null 2>&1 || return 1
@@ -142,10 +148,7 @@ start_milter() {
 	mkdir -p "$d"
 	"$PM_BIN" -t -c "$conf" >"$d/check.log" 2>&1 || { cat "$d/check.log"; return 1; }
 	sock=$(sed -n 's/^socket *= *"inet6\{0,1\}:\([0-9]*\)@\([^"]*\)".*/\2 \1/p' "$conf")
-	if listening $sock; then
-		echo "start_milter: $sock is already in use by another process" >&2
-		return 1
-	fi
+	must_be_free $sock || return 1
 	spawn "$name" "$d/milter.log" "$PM_BIN" -f -c "$conf"
 	wait_listen $sock 10
 }
@@ -247,6 +250,7 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 CF
+	must_be_free 127.0.0.1 $PF_PORT && must_be_free ::1 $PF_PORT && must_be_free 127.0.0.1 $SINK_PORT || return 1
 	spawn smtp-sink "$d/sink.log" /usr/sbin/smtp-sink -u postfix -c -d "$d/sink/%Y%m%d%H%M%S." 127.0.0.1:$SINK_PORT 256
 	wait_listen 127.0.0.1 $SINK_PORT 10 || return 1
 	postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log"; return 1; }
@@ -281,3 +285,54 @@ send_mail() {
 		--ehlo "client.test.invalid" --from sender@test.invalid --to "$to" \
 		--timeout 40 "$@" 2>&1
 }
+
+# start_sendmail MILTER_SPEC: Sendmail 8.17 (unpacked by bootstrap.sh --test
+# into $SENDMAIL_PREFIX) on 127.0.0.1:$SM_PORT, queue only, calling the milter
+# (libmilter syntax inet:PORT@HOST) with F=T; in its own UTS/mount namespace
+# so that it never waits for or asks the machine's resolver
+SENDMAIL_PREFIX=${SENDMAIL_PREFIX:-/opt/pmtest-sendmail}
+SM_PORT=12528
+start_sendmail() {
+	local milter=$1 d=$T/sendmail cf=$SENDMAIL_PREFIX/usr/share/sendmail/cf
+	local bin=$SENDMAIL_PREFIX/usr/libexec/sendmail/sendmail
+	[ -x "$bin" ] || { echo "sendmail not unpacked (bootstrap.sh --test)" >&2; return 1; }
+	must_be_free 127.0.0.1 $SM_PORT || return 1
+	mkdir -p "$d/mqueue"
+	chmod 700 "$d/mqueue"
+	touch "$d/statistics"
+	printf '127.0.0.1\tmta-sm.test.invalid localhost\n' >"$d/hosts"
+	printf 'hosts\t\tfiles\naliases\t\tfiles\npasswd\t\tfiles\n' >"$d/service.switch"
+	cat >"$d/test.mc" <<MC
+divert(0)dnl
+OSTYPE(\`linux')dnl
+define(\`confDOMAIN_NAME', \`mta-sm.test.invalid')dnl
+define(\`confDONT_PROBE_INTERFACES', \`True')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$d/service.switch')dnl
+define(\`confHOSTS_FILE', \`$d/hosts')dnl
+define(\`confBIND_OPTS', \`-DNSRCH -DEFNAMES')dnl
+define(\`QUEUE_DIR', \`$d/mqueue')dnl
+define(\`confPID_FILE', \`$d/sendmail.daemon.pid')dnl
+define(\`STATUS_FILE', \`$d/statistics')dnl
+define(\`ALIAS_FILE', \`')dnl
+define(\`confHOST_STATUS_DIRECTORY', \`')dnl
+define(\`confCW_FILE', \`')dnl
+define(\`confDEAD_LETTER_DROP', \`')dnl
+define(\`confDEF_USER_ID', \`nobody:nogroup')dnl
+define(\`confDELIVERY_MODE', \`queueonly')dnl
+define(\`confTO_IDENT', \`0s')dnl
+define(\`confAUTH_MECHANISMS', \`')dnl
+define(\`confSMTP_LOGIN_MSG', \`\$j pmtest-sendmail ready')dnl
+FEATURE(\`nocanonify')dnl
+FEATURE(\`promiscuous_relay')dnl
+FEATURE(\`accept_unresolvable_domains')dnl
+FEATURE(\`no_default_msa')dnl
+DAEMON_OPTIONS(\`Family=inet, Name=MTA-pmtest, Port=$SM_PORT, Addr=127.0.0.1')dnl
+INPUT_MAIL_FILTER(\`proxymilter', \`S=$milter, F=T, T=C:10s;S:10s;R:10s;E:5m')dnl
+MAILER(\`smtp')dnl
+MC
+	m4 -D_CF_DIR_="$cf/" "$cf/m4/cf.m4" "$d/test.mc" >"$d/sendmail.cf" 2>"$d/m4.err" || { cat "$d/m4.err"; return 1; }
+	spawn sendmail "$d/stderr.log" "$NS_EXEC" mta-sm.test.invalid "$d/ns" "$bin" -C "$d/sendmail.cf" -bD
+	wait_listen 127.0.0.1 $SM_PORT 20
+}
+
+sm_queue_count() { find "$T/sendmail/mqueue" -name 'qf*' -type f | wc -l; }
