@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/queue.h>
 #include "ratelimit.h"
 
 struct net {
-	struct net *hnext, *prev, *next;	/* hash chain; LRU list */
+	struct net *hnext;			/* hash chain */
+	TAILQ_ENTRY(net) lru;			/* head = most recently used */
 	int family;
 	unsigned char key[8];
 	double tokens, at;
@@ -24,7 +26,7 @@ struct rl {
 	pthread_mutex_t mu;
 	struct net **tab;
 	size_t nb, n, max;
-	struct net *head, *tail;
+	TAILQ_HEAD(netq, net) lru;
 };
 
 struct rl *
@@ -40,17 +42,18 @@ rl_new(size_t max_nets)
 		return NULL;
 	}
 	pthread_mutex_init(&r->mu, NULL);
+	TAILQ_INIT(&r->lru);
 	return r;
 }
 
 void
 rl_free(struct rl *r)
 {
-	struct net *e, *n;
+	struct net *e;
 	if (r == NULL)
 		return;
-	for (e = r->head; e != NULL; e = n) {
-		n = e->next;
+	while ((e = TAILQ_FIRST(&r->lru)) != NULL) {
+		TAILQ_REMOVE(&r->lru, e, lru);
 		free(e);
 	}
 	free(r->tab);
@@ -80,23 +83,6 @@ hash(int family, const unsigned char key[8], size_t nb)
 }
 
 static void
-unlink_lru(struct rl *r, struct net *e)
-{
-	if (e->prev) e->prev->next = e->next; else r->head = e->next;
-	if (e->next) e->next->prev = e->prev; else r->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void
-push_front(struct rl *r, struct net *e)
-{
-	e->next = r->head;
-	if (r->head) r->head->prev = e;
-	r->head = e;
-	if (r->tail == NULL) r->tail = e;
-}
-
-static void
 drop(struct rl *r, struct net *e)
 {
 	struct net **pp = &r->tab[hash(e->family, e->key, r->nb)];
@@ -105,7 +91,7 @@ drop(struct rl *r, struct net *e)
 			*pp = e->hnext;
 			break;
 		}
-	unlink_lru(r, e);
+	TAILQ_REMOVE(&r->lru, e, lru);
 	r->n--;
 	free(e);
 }
@@ -126,7 +112,7 @@ rl_take(struct rl *r, const struct pm_addr *a, double now, int per_minute)
 			break;
 	if (e == NULL) {
 		if (r->n >= r->max)
-			drop(r, r->tail);
+			drop(r, TAILQ_LAST(&r->lru, netq));
 		if ((e = calloc(1, sizeof(*e))) == NULL) {
 			pthread_mutex_unlock(&r->mu);
 			return 1;
@@ -140,13 +126,13 @@ rl_take(struct rl *r, const struct pm_addr *a, double now, int per_minute)
 		r->tab[h] = e;
 		r->n++;
 	} else {
-		unlink_lru(r, e);
+		TAILQ_REMOVE(&r->lru, e, lru);
 		e->tokens += (now - e->at) * per_minute / 60.0;
 		if (e->tokens > per_minute)
 			e->tokens = per_minute;
 		e->at = now;
 	}
-	push_front(r, e);
+	TAILQ_INSERT_HEAD(&r->lru, e, lru);
 	ok = e->tokens >= 1.0;
 	if (ok)
 		e->tokens -= 1.0;

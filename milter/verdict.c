@@ -1,8 +1,8 @@
 /*
  * verdict.c - the shared verdict table (see verdict.h).
  *
- * An open-addressing-free design: a chained hash table plus an intrusive
- * LRU list, all under one mutex.  Operations are O(1) except eviction of
+ * A chained hash table plus an LRU list (sys/queue.h), all under one
+ * mutex.  Operations are O(1) except eviction of
  * expired entries, which walks from the LRU end and stops at the first
  * live entry it must keep.
  */
@@ -14,11 +14,12 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/queue.h>
 #include "verdict.h"
 
 struct ent {
 	struct ent *hnext;
-	struct ent *lprev, *lnext;	/* LRU: head = most recent */
+	TAILQ_ENTRY(ent) lru;		/* head = most recently used */
 	struct pm_addr a;
 	enum vt_state state;
 	double expires, set_at;
@@ -31,7 +32,7 @@ struct vt {
 	pthread_cond_t cv;
 	struct ent **tab;
 	size_t nbuckets, n, npending, max;
-	struct ent *head, *tail;
+	TAILQ_HEAD(entq, ent) lru;
 	uint64_t hits, misses, joins, evicted, expired;
 };
 
@@ -85,6 +86,7 @@ vt_new(size_t max)
 	pthread_cond_init(&t->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	t->max = max < 16 ? 16 : max;
+	TAILQ_INIT(&t->lru);
 	/* buckets grow with the table up to max; start small */
 	t->nbuckets = 1024;
 	t->tab = calloc(t->nbuckets, sizeof(*t->tab));
@@ -98,11 +100,11 @@ vt_new(size_t max)
 void
 vt_free(struct vt *t)
 {
-	struct ent *e, *n;
+	struct ent *e;
 	if (t == NULL)
 		return;
-	for (e = t->head; e != NULL; e = n) {
-		n = e->lnext;
+	while ((e = TAILQ_FIRST(&t->lru)) != NULL) {
+		TAILQ_REMOVE(&t->lru, e, lru);
 		free(e);
 	}
 	free(t->tab);
@@ -119,22 +121,12 @@ vt_set_max(struct vt *t, size_t max)
 	pthread_mutex_unlock(&t->mu);
 }
 
+/* e was used: to the front of the LRU list */
 static void
-lru_unlink(struct vt *t, struct ent *e)
+touch(struct vt *t, struct ent *e)
 {
-	if (e->lprev) e->lprev->lnext = e->lnext; else t->head = e->lnext;
-	if (e->lnext) e->lnext->lprev = e->lprev; else t->tail = e->lprev;
-	e->lprev = e->lnext = NULL;
-}
-
-static void
-lru_front(struct vt *t, struct ent *e)
-{
-	e->lnext = t->head;
-	e->lprev = NULL;
-	if (t->head) t->head->lprev = e;
-	t->head = e;
-	if (t->tail == NULL) t->tail = e;
+	TAILQ_REMOVE(&t->lru, e, lru);
+	TAILQ_INSERT_HEAD(&t->lru, e, lru);
 }
 
 static struct ent **
@@ -153,7 +145,7 @@ remove_ent(struct vt *t, struct ent *e)
 	struct ent **pp = find_slot(t, &e->a);
 	if (pp != NULL)
 		*pp = e->hnext;
-	lru_unlink(t, e);
+	TAILQ_REMOVE(&t->lru, e, lru);
 	if (e->state == VT_PENDING)
 		t->npending--;
 	t->n--;
@@ -186,15 +178,15 @@ static void
 make_room(struct vt *t, double now)
 {
 	struct ent *e, *p;
-	for (e = t->tail; e != NULL && t->n >= t->max; e = p) {
-		p = e->lprev;
+	for (e = TAILQ_LAST(&t->lru, entq); e != NULL && t->n >= t->max; e = p) {
+		p = TAILQ_PREV(e, entq, lru);
 		if (e->expires <= now) {
 			remove_ent(t, e);
 			t->expired++;
 		}
 	}
-	while (t->n >= t->max && t->tail != NULL) {
-		remove_ent(t, t->tail);
+	while (t->n >= t->max && (e = TAILQ_LAST(&t->lru, entq)) != NULL) {
+		remove_ent(t, e);
 		t->evicted++;
 	}
 }
@@ -212,7 +204,7 @@ insert(struct vt *t, const struct pm_addr *a, double now)
 	size_t h = hash_addr(a, t->nbuckets);
 	e->hnext = t->tab[h];
 	t->tab[h] = e;
-	lru_front(t, e);
+	TAILQ_INSERT_HEAD(&t->lru, e, lru);
 	t->n++;
 	return e;
 }
@@ -258,8 +250,7 @@ vt_claim(struct vt *t, const struct pm_addr *a, double now, double pending_ttl,
 		r = VT_INFLIGHT;
 	} else if (e != NULL) {
 		t->hits++;
-		lru_unlink(t, e);
-		lru_front(t, e);
+		touch(t, e);
 		r = VT_HIT;
 	} else {
 		t->misses++;
@@ -302,8 +293,7 @@ vt_complete(struct vt *t, const struct pm_addr *a, enum vt_state st,
 		e->expires = now + ttl;
 		snprintf(e->evidence, sizeof(e->evidence), "%s", evidence ? evidence : "");
 		snprintf(e->egress, sizeof(e->egress), "%s", egress ? egress : "");
-		lru_unlink(t, e);
-		lru_front(t, e);
+		touch(t, e);
 	}
 	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
