@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -296,6 +297,20 @@ main(int argc, char **argv)
 		if (chown(cf->socket + 6, pw->pw_uid, pw->pw_gid) < 0)
 			log_msg(LOG_WARNING, "error", "chown %s: %s", cf->socket + 6, strerror(errno));
 
+	/* room for the probe budget, the canary's connections and the MTA's */
+	{
+		struct rlimit rl;
+		rlim_t want = (rlim_t)cf->probe.max_inflight * 2 + 256;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+			rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			getrlimit(RLIMIT_NOFILE, &rl);
+			if (rl.rlim_cur < want)
+				log_msg(LOG_WARNING, "start", "descriptor limit %llu is below %llu "
+				    "(probe.max_inflight x 2 + 256): probes may fail with emfile",
+				    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+		}
+	}
 	if ((pm.vt = vt_new((size_t)cf->verdict.max_entries)) == NULL ||
 	    (pm.rl = rl_new(65536)) == NULL)
 		return EX_OSERR;

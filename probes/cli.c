@@ -25,6 +25,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include "probes.h"
 
@@ -312,7 +313,21 @@ main(int argc, char **argv)
 		o.canary_target = o.canary_listen;
 		o.canary_target_len = o.canary_listen_len;
 	}
-	o.max_inflight = (int)ntests > 4096 ? 4096 : (int)ntests;
+	/* sockets at once: all tests if the descriptor limit allows */
+	struct rlimit rl;
+	int fds = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		fds = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	}
+	fds = fds / 2 - 16;	/* each open test may also hold a canary connection */
+	if (fds < 1)
+		fds = 1;
+	o.max_inflight = (int)ntests > fds ? fds : (int)ntests;
 	o.max_per_client = threads > 0 ? threads : o.max_inflight;
 	o.max_queue = 2;
 	o.max_canary_conns = o.max_inflight + 16;
