@@ -62,6 +62,7 @@ else
 	if [ -x build-asan/milter/proxymilter ] && [ -x build-asan/probes/proxyprobe ]; then
 		for t in tests/integration/*.sh; do
 			PM_BIN=$TOP/build-asan/milter/proxymilter PP=$TOP/build-asan/probes/proxyprobe \
+			R=$TOP/build-asan/milter/proxymilter-report \
 			ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 				run "asan-integration/$(basename "$t" .sh)" bash "$t"
 		done

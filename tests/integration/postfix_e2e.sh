@@ -120,6 +120,14 @@ f=$(ls -t "$T"/postfix/sink/* | head -1)
 grep -qi '^X-Proxy-Check:' "$f" && fail "client-supplied X-Proxy-Check removed" "$(grep -i '^X-Proxy-Check' "$f")" ||
 	pass "client-supplied X-Proxy-Check removed"
 
+# proxymilter-report on this log: the open proxies and their rejects
+R=${R:-$TOP/build/milter/proxymilter-report}
+rep=$("$R" -n 0 "$MLOG")
+echo "$rep" | grep -qE '^ +1 +2  \[127\.0\.0\.5\] +socks5:1080 egress=127\.0\.0\.5$' &&
+	echo "$rep" | grep -qE '^ +1 +1  \[127\.0\.0\.2\] +http-connect:3128 egress=127\.0\.0\.2$' &&
+	echo "$rep" | grep -qE '^ +5  reject at rcpt$' &&
+	pass "proxymilter-report lists the open proxies and the 5 rejects" || fail "report on the real log" "$rep"
+
 # timing figures for the closing note (informational)
 for src in 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5; do
 	e=$(grep -E "verdict sess=.* client=\[$src\] verdict=open-proxy" "$MLOG" | head -1 | sed -n 's/.*elapsed=\([0-9.]*s\).*/\1/p')
