@@ -98,8 +98,8 @@ struct test {
 	struct event *timer;		/* connect/overall deadline, back-off, linger */
 	struct event *ptimer;		/* the protocol's own timer (prompt waits) */
 	double started;
-	int connected, tunnel, greeted, have_nonce, lingering, noise, mailing;
-	struct pe_mail mail;
+	int connected, tunnel, have_nonce, lingering;
+	struct pe_tunnel tn;		/* the conversation once a tunnel is claimed */
 	const char *fail;		/* failure found while starting: reported from the timer */
 	enum pe_result_kind fail_kind;
 	size_t nread;
@@ -357,12 +357,6 @@ proved_hook(void *owner, const char *egress)
 	test_finish(t, PE_OPEN, "proved");
 }
 
-static void
-send_nonce(struct test *t, struct evbuffer *out)
-{
-	evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", t->nonce);
-}
-
 /* connections being closed politely; the engine frees what is left at stop */
 struct closer {
 	TAILQ_ENTRY(closer) link;
@@ -418,91 +412,62 @@ polite_close(struct test *t)
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-/* the tunnel is claimed: wait for the target's greeting, send the nonce,
- * wait for the proof */
+/* the tunnel is claimed: proof.c leads the conversation, line by line */
 static void
 tunnel_read(struct test *t, struct evbuffer *in, struct evbuffer *out)
 {
-	struct pe_engine *e = t->job->e;
 	char *line;
 	size_t n;
 
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
-		if (!t->greeted) {
-			int ours;
-			if (e->opt.target_kind == PE_TARGET_CANARY)
-				ours = strncmp(line, "220 ", 4) == 0 &&
-				    strstr(line, PE_CANARY_TAG) != NULL;
-			else
-				ours = strncmp(line, e->opt.banner, strlen(e->opt.banner)) == 0;
-			if (!ours && t->ps.noisy && n < 512 && t->noise++ < 16) {
-				free(line);
-				continue;	/* a gateway's "Trying ..." */
-			}
-			if (!ours) {
-				pe_set_reason(&t->ps, "foreign-peer", line, n);
-				free(line);
-				test_finish(t, PE_CLOSED, NULL);
-				return;
-			}
-			t->greeted = 1;
-			if (e->opt.target_kind == PE_TARGET_BANNER) {
-				pe_set_reason(&t->ps, "banner", line, n);
-				free(line);
-				if (e->opt.mail_rcpt[0] != '\0' && t->proto != &pe_proto_http_post) {
-					char a[PE_ADDRSTR_MAX];
-					pe_addr_str((struct sockaddr *)&t->job->addr, a, sizeof(a));
-					memset(&t->mail, 0, sizeof(t->mail));
-					t->mail.rcpt = e->opt.mail_rcpt;
-					t->mail.tag = e->opt.mail_tag;
-					t->mail.agent = e->opt.mail_agent;
-					t->mail.nonce = t->nonce;
-					snprintf(t->mail.spec, sizeof(t->mail.spec),
-					    t->job->addr.ss_family == AF_INET6 ? "[%s]:%u/%s" : "%s:%u/%s",
-					    a, t->port, t->proto->name);
-					t->mailing = 1;
-					pe_mail_begin(&t->mail, out);
-					continue;
-				}
-				test_finish(t, PE_OPEN, NULL);
-				return;
-			}
-			send_nonce(t, out);
-		} else if (t->mailing) {
-			enum pe_mail_step ms = pe_mail_line(&t->mail, line, out);
-			free(line);
-			if (ms == PE_MAIL_MORE)
-				continue;
-			if (ms == PE_MAIL_FAILED)
-				pe_set_reason(&t->ps, "mail-refused", t->mail.failed, strlen(t->mail.failed));
-			else
-				pe_set_reason(&t->ps, "mail-sent", NULL, 0);
+		enum pe_tstep r = pe_tunnel_line(&t->tn, &t->ps, line, n, out);
+		free(line);
+		switch (r) {
+		case PE_T_MORE:
+			continue;
+		case PE_T_OPEN_QUIT:
 			polite_close(t);
+			/* FALLTHROUGH */
+		case PE_T_OPEN:
 			test_finish(t, PE_OPEN, NULL);
 			return;
-		} else if (strncmp(line, "250 pxm-mac-", 12) == 0 &&
-		    e->opt.target_kind == PE_TARGET_CANARY) {
-			char mac[PE_MAC_HEX + 1];
-			pe_nonce_mac(e->proof, t->nonce, mac);
-			int good = n >= 12 + PE_MAC_HEX &&
-			    memcmp(line + 12, mac, PE_MAC_HEX) == 0;
-			free(line);
-			if (good)
-				test_finish(t, PE_OPEN, "mac");
-			else
-				test_finish(t, PE_CLOSED, "bad-mac");
+		case PE_T_CLOSED:
+			test_finish(t, PE_CLOSED, NULL);
 			return;
-		} else if (strncmp(line, "550 ", 4) == 0 &&
-		    e->opt.target_kind == PE_TARGET_CANARY) {
-			free(line);
-			test_finish(t, PE_INCONCLUSIVE, "canary-refused");
+		case PE_T_INCONCLUSIVE:
+			test_finish(t, PE_INCONCLUSIVE, NULL);
 			return;
 		}
-		free(line);
 	}
 	if (evbuffer_get_length(in) > 1024) {
 		pe_set_reason(&t->ps, "foreign-peer", evbuffer_pullup(in, 64), 64);
 		test_finish(t, PE_CLOSED, NULL);
+	}
+}
+
+/* set up the tunnel conversation when the protocol claims a tunnel */
+static void
+tunnel_begin(struct test *t)
+{
+	struct pe_engine *e = t->job->e;
+	struct pe_tunnel *tn = &t->tn;
+
+	memset(tn, 0, sizeof(*tn));
+	tn->kind = (int)e->opt.target_kind;
+	tn->banner = e->opt.banner;
+	tn->nonce = t->nonce;
+	tn->proof = e->proof;
+	if (e->opt.target_kind == PE_TARGET_BANNER && e->opt.mail_rcpt[0] != '\0') {
+		char a[PE_ADDRSTR_MAX];
+		pe_addr_str((struct sockaddr *)&t->job->addr, a, sizeof(a));
+		tn->want_mail = 1;
+		tn->mail.rcpt = e->opt.mail_rcpt;
+		tn->mail.tag = e->opt.mail_tag;
+		tn->mail.agent = e->opt.mail_agent;
+		tn->mail.nonce = t->nonce;
+		snprintf(tn->mail.spec, sizeof(tn->mail.spec),
+		    t->job->addr.ss_family == AF_INET6 ? "[%s]:%u/%s" : "%s:%u/%s",
+		    a, t->port, t->proto->name);
 	}
 }
 
@@ -554,6 +519,7 @@ apply_step(struct test *t, enum pe_step st)
 	}
 	evtimer_del(t->ptimer);
 	t->tunnel = 1;
+	tunnel_begin(t);
 	in = bufferevent_get_input(t->bev);
 	out = bufferevent_get_output(t->bev);
 	tunnel_read(t, in, out);
@@ -735,11 +701,10 @@ test_start(struct test *t)
 
 	t->st = T_RUNNING;
 	t->attempt++;
-	t->connected = t->tunnel = t->greeted = 0;
+	t->connected = t->tunnel = 0;
+	memset(&t->tn, 0, sizeof(t->tn));
 	t->nread = 0;
-	t->noise = 0;
 	t->lingering = 0;
-	t->mailing = 0;
 	t->fail = NULL;
 	t->egress[0] = '\0';
 	memset(&t->ps, 0, sizeof(t->ps));
@@ -846,7 +811,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 		next = cf->next;
 		if (t != NULL && t->st == T_RUNNING) {
 			snprintf(t->egress, sizeof(t->egress), "%s", cf->egress);
-			if (t->bev != NULL && t->greeted) {
+			if (t->bev != NULL && t->tn.greeted) {
 				evbuffer_add_printf(bufferevent_get_output(t->bev), "QUIT\r\n");
 				polite_close(t);
 			}

@@ -93,6 +93,27 @@ enum pe_mail_step { PE_MAIL_MORE = 0, PE_MAIL_SENT, PE_MAIL_FAILED };
 void pe_mail_begin(struct pe_mail *, struct evbuffer *out);
 enum pe_mail_step pe_mail_line(struct pe_mail *, const char *line, struct evbuffer *out);
 
+/* proof.c: the conversation through a claimed tunnel, one line at a time */
+struct pe_proof;
+struct pe_tunnel {
+	int kind;			/* enum pe_target_kind */
+	const char *banner;
+	const char *nonce;
+	struct pe_proof *proof;
+	int greeted, noise, mailing;
+	int want_mail;			/* banner target and -m: relay a probe mail */
+	struct pe_mail mail;
+};
+enum pe_tstep {
+	PE_T_MORE = 0,
+	PE_T_OPEN,			/* proved (MAC, banner) */
+	PE_T_OPEN_QUIT,			/* proved, and a mail session to end politely */
+	PE_T_CLOSED,
+	PE_T_INCONCLUSIVE
+};
+enum pe_tstep pe_tunnel_line(struct pe_tunnel *, struct pe_pstate *, const char *line,
+    size_t len, struct evbuffer *out);
+
 /* proof.c */
 #define PE_NONCE_HEX 32			/* 128-bit nonce, hex */
 #define PE_NONCE_PREFIX "pxm-"

@@ -334,6 +334,68 @@ pe_proof_free(struct pe_proof *pf)
 	free(pf);
 }
 
+/*
+ * Through a claimed tunnel: the target's greeting must come first (telnet
+ * gateways may chatter up to 16 lines before it); then the nonce goes out
+ * as "EHLO pxm-<nonce>", and the canary's "250 pxm-mac-<mac>" proves the
+ * test (the canary usually proves it first, directly).  With a banner
+ * target the greeting itself is the (weak) proof, and with -m a probe mail
+ * follows.
+ */
+enum pe_tstep
+pe_tunnel_line(struct pe_tunnel *tn, struct pe_pstate *ps, const char *line, size_t n,
+    struct evbuffer *out)
+{
+	if (!tn->greeted) {
+		int ours;
+		if (tn->kind == PE_TARGET_CANARY)
+			ours = strncmp(line, "220 ", 4) == 0 && strstr(line, PE_CANARY_TAG) != NULL;
+		else
+			ours = strncmp(line, tn->banner, strlen(tn->banner)) == 0;
+		if (!ours && ps->noisy && n < 512 && tn->noise++ < 16)
+			return PE_T_MORE;	/* a gateway's "Trying ..." */
+		if (!ours) {
+			pe_set_reason(ps, "foreign-peer", line, n);
+			return PE_T_CLOSED;
+		}
+		tn->greeted = 1;
+		if (tn->kind == PE_TARGET_BANNER) {
+			pe_set_reason(ps, "banner", line, n);
+			if (!tn->want_mail)
+				return PE_T_OPEN;
+			tn->mailing = 1;
+			pe_mail_begin(&tn->mail, out);
+			return PE_T_MORE;
+		}
+		evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", tn->nonce);
+		return PE_T_MORE;
+	}
+	if (tn->mailing) {
+		enum pe_mail_step ms = pe_mail_line(&tn->mail, line, out);
+		if (ms == PE_MAIL_MORE)
+			return PE_T_MORE;
+		if (ms == PE_MAIL_FAILED)
+			pe_set_reason(ps, "mail-refused", tn->mail.failed, strlen(tn->mail.failed));
+		else
+			pe_set_reason(ps, "mail-sent", NULL, 0);
+		return PE_T_OPEN_QUIT;
+	}
+	if (tn->kind != PE_TARGET_CANARY)
+		return PE_T_MORE;	/* mta: the milter's confirmation proves it */
+	if (strncmp(line, "250 pxm-mac-", 12) == 0) {
+		char mac[PE_MAC_HEX + 1];
+		pe_nonce_mac(tn->proof, tn->nonce, mac);
+		int good = n >= 12 + PE_MAC_HEX && memcmp(line + 12, mac, PE_MAC_HEX) == 0;
+		pe_set_reason(ps, good ? "mac" : "bad-mac", NULL, 0);
+		return good ? PE_T_OPEN : PE_T_CLOSED;
+	}
+	if (strncmp(line, "550 ", 4) == 0) {
+		pe_set_reason(ps, "canary-refused", NULL, 0);
+		return PE_T_INCONCLUSIVE;
+	}
+	return PE_T_MORE;
+}
+
 void
 pe_proof_stats(const struct pe_proof *pf, uint64_t *conns, uint64_t *proofs,
     uint64_t *unknown)
