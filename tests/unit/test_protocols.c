@@ -29,6 +29,12 @@ out_is(const void *want, size_t len)
 	return ok;
 }
 
+static int
+has(const char *m, size_t ml, const char *needle)
+{
+	return memmem(m, ml, needle, strlen(needle)) != NULL;
+}
+
 static void
 begin0(const struct pe_proto *p, const struct sockaddr_storage *t, const char *nonce)
 {
@@ -219,6 +225,94 @@ main(void)
 		T_OK(tn->on_timer(&ps, out) == PE_STEP_MORE && OUT_IS("192.0.2.10:2525\r\ntelnet 192.0.2.10 2525\r\n") && ps.timer > 0,
 		    "silent: both classic commands after the prompt wait");
 		T_OK(tn->on_timer(&ps, out) == PE_STEP_CLOSED && strcmp(ps.reason, "silent") == 0, "still silent: closed, not hung");
+	}
+
+	/* the conversation through a tunnel (proof.c) */
+	{
+		struct pe_tunnel tn;
+		char err[128];
+		struct pe_proof_hooks hooks = { NULL };
+		struct pe_proof *pf = pe_proof_new(NULL, NULL, 0, 1, &hooks, err, sizeof(err));
+		char nonce[PE_NONCE_HEX + 1], mac[PE_MAC_HEX + 1], line[128];
+		pe_nonce_issue(pf, &tn, nonce);
+		pe_nonce_mac(pf, nonce, mac);
+
+#define TL(s) pe_tunnel_line(&tn, &ps, (s), strlen(s), out)
+		memset(&tn, 0, sizeof(tn));
+		memset(&ps, 0, sizeof(ps));
+		tn.kind = PE_TARGET_CANARY;
+		tn.nonce = nonce;
+		tn.proof = pf;
+		evbuffer_drain(out, evbuffer_get_length(out));
+		T_OK(TL("220 proxymilter-canary ESMTP ready") == PE_T_MORE, "canary greeting accepted");
+		snprintf(line, sizeof(line), "EHLO pxm-%s\r\n", nonce);
+		T_OK(out_is(line, strlen(line)), "nonce sent after the greeting");
+		snprintf(line, sizeof(line), "250 pxm-mac-%s", mac);
+		T_OK(TL(line) == PE_T_OPEN && strcmp(ps.reason, "mac") == 0, "the canary's MAC proves it");
+		tn.greeted = 0;
+		TL("220 proxymilter-canary ESMTP ready");
+		T_OK(TL("250 pxm-mac-00000000000000000000000000000000") == PE_T_CLOSED &&
+		    strcmp(ps.reason, "bad-mac") == 0, "a forged MAC is not proof");
+		tn.greeted = 0;
+		T_OK(TL("220 mail.example.com ESMTP") == PE_T_CLOSED && strcmp(ps.reason, "foreign-peer") == 0,
+		    "another server's banner: foreign peer");
+		tn.greeted = 0;
+		tn.noise = 0;
+		ps.noisy = 1;
+		T_OK(TL("Trying 192.0.2.10...") == PE_T_MORE && TL("Connected.") == PE_T_MORE &&
+		    TL("220 proxymilter-canary ESMTP ready") == PE_T_MORE, "a gateway's chatter is skipped");
+		tn.greeted = 0;
+		tn.noise = 0;
+		for (int i = 0; i < 16; i++)
+			TL("chatter");
+		T_OK(TL("chatter") == PE_T_CLOSED, "but not forever");
+		ps.noisy = 0;
+
+		memset(&tn, 0, sizeof(tn));
+		tn.kind = PE_TARGET_BANNER;
+		tn.banner = "220 mx";
+		tn.nonce = nonce;
+		T_OK(TL("220 mx.example ESMTP") == PE_T_OPEN && strcmp(ps.reason, "banner") == 0, "banner target: the banner line");
+		memset(&tn, 0, sizeof(tn));
+		tn.kind = PE_TARGET_BANNER;
+		tn.banner = "220 mx";
+		tn.nonce = nonce;
+		tn.want_mail = 1;
+		tn.mail.rcpt = "probe@example.org";
+		tn.mail.tag = "t1";
+		tn.mail.agent = "proxyprobe test";
+		tn.mail.nonce = nonce;
+		snprintf(tn.mail.spec, sizeof(tn.mail.spec), "192.0.2.7:1080/socks5");
+		evbuffer_drain(out, evbuffer_get_length(out));
+		T_OK(TL("220 mx.example ESMTP") == PE_T_MORE &&
+		    strncmp((const char *)evbuffer_pullup(out, -1), "EHLO ", 5) == 0, "-m: EHLO after the banner");
+		evbuffer_drain(out, evbuffer_get_length(out));
+		T_OK(TL("250-mx.example") == PE_T_MORE && evbuffer_get_length(out) == 0, "multi-line reply: wait for the last line");
+		T_OK(TL("250 PIPELINING") == PE_T_MORE && OUT_IS("MAIL FROM:<probe@example.org>\r\n"), "-m: MAIL FROM");
+		T_OK(TL("250 2.1.0 Ok") == PE_T_MORE && OUT_IS("RCPT TO:<probe@example.org>\r\n"), "-m: RCPT TO");
+		T_OK(TL("250 2.1.5 Ok") == PE_T_MORE && OUT_IS("DATA\r\n"), "-m: DATA, one command at a time");
+		T_OK(TL("354 go ahead") == PE_T_MORE, "-m: message after 354");
+		{
+			const char *m = (const char *)evbuffer_pullup(out, -1);
+			size_t ml = evbuffer_get_length(out);
+			T_OK(m != NULL && has(m, ml, "\r\nSubject: open proxy test\r\n") != NULL &&
+			    has(m, ml, "\r\nX-Mailer: proxyprobe test\r\n") != NULL &&
+			    has(m, ml, "\r\nX-Proxy-Spec: 192.0.2.7:1080/socks5 t1\r\n") != NULL &&
+			    ml > 5 && memcmp(m + ml - 5, "\r\n.\r\n", 5) == 0, "-m: the message's headers and end");
+			evbuffer_drain(out, ml);
+		}
+		T_OK(TL("250 2.0.0 queued") == PE_T_OPEN_QUIT && OUT_IS("QUIT\r\n") && strcmp(ps.reason, "mail-sent") == 0,
+		    "-m: QUIT after the message");
+		memset(&tn.mail.failed, 0, sizeof(tn.mail.failed));
+		tn.greeted = 0;
+		tn.mailing = 0;
+		TL("220 mx.example ESMTP");
+		TL("250 ok");
+		evbuffer_drain(out, evbuffer_get_length(out));
+		T_OK(TL("550 5.7.1 relaying denied") == PE_T_OPEN_QUIT && strcmp(ps.reason, "mail-refused") == 0,
+		    "-m: a refusal still proves the tunnel, and is reported");
+#undef TL
+		pe_proof_free(pf);
 	}
 
 	/* nonce search used by the canary */
