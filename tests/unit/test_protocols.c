@@ -295,9 +295,9 @@ main(void)
 		{
 			const char *m = (const char *)evbuffer_pullup(out, -1);
 			size_t ml = evbuffer_get_length(out);
-			T_OK(m != NULL && has(m, ml, "\r\nSubject: open proxy test\r\n") != NULL &&
-			    has(m, ml, "\r\nX-Mailer: proxyprobe test\r\n") != NULL &&
-			    has(m, ml, "\r\nX-Proxy-Spec: 192.0.2.7:1080/socks5 t1\r\n") != NULL &&
+			T_OK(m != NULL && has(m, ml, "\r\nSubject: open proxy test\r\n") &&
+			    has(m, ml, "\r\nX-Mailer: proxyprobe test\r\n") &&
+			    has(m, ml, "\r\nX-Proxy-Spec: 192.0.2.7:1080/socks5 t1\r\n") &&
 			    ml > 5 && memcmp(m + ml - 5, "\r\n.\r\n", 5) == 0, "-m: the message's headers and end");
 			evbuffer_drain(out, ml);
 		}
