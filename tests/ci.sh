@@ -8,5 +8,5 @@ CONFIGURE_FLAGS="--enable-werror" ./bootstrap.sh --test
 make -C build -j"$(nproc)" check TESTS= >/dev/null
 mkdir -p build-asan
 ( cd build-asan && { [ -f Makefile ] || ../configure --enable-werror --enable-sanitizers >/dev/null; } &&
-  make -j"$(nproc)" all check TESTS= >/dev/null )
+  make -j"$(nproc)" all >/dev/null && make -j"$(nproc)" check TESTS= >/dev/null )
 exec tests/run-all.sh
