@@ -522,6 +522,7 @@ apply_step(struct test *t, enum pe_step st)
 	tunnel_begin(t);
 	in = bufferevent_get_input(t->bev);
 	out = bufferevent_get_output(t->bev);
+	pe_tunnel_start(&t->tn, &t->ps, out);
 	tunnel_read(t, in, out);
 }
 

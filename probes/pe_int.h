@@ -101,6 +101,7 @@ struct pe_tunnel {
 	const char *nonce;
 	struct pe_proof *proof;
 	int greeted, noise, mailing;
+	int nonce_sent;
 	int want_mail;			/* banner target and -m: relay a probe mail */
 	struct pe_mail mail;
 };
@@ -111,6 +112,8 @@ enum pe_tstep {
 	PE_T_CLOSED,
 	PE_T_INCONCLUSIVE
 };
+/* the tunnel is claimed: send the nonce at once where that is safe */
+void pe_tunnel_start(struct pe_tunnel *, const struct pe_pstate *, struct evbuffer *out);
 enum pe_tstep pe_tunnel_line(struct pe_tunnel *, struct pe_pstate *, const char *line,
     size_t len, struct evbuffer *out);
 

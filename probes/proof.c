@@ -335,12 +335,29 @@ pe_proof_free(struct pe_proof *pf)
 }
 
 /*
- * Through a claimed tunnel: the target's greeting must come first (telnet
- * gateways may chatter up to 16 lines before it); then the nonce goes out
- * as "EHLO pxm-<nonce>", and the canary's "250 pxm-mac-<mac>" proves the
- * test (the canary usually proves it first, directly).  With a banner
- * target the greeting itself is the (weak) proof, and with -m a probe mail
- * follows.
+ * Through a claimed tunnel the nonce goes out as "EHLO pxm-<nonce>".  To the
+ * canary it goes at once: the canary greets first anyway, and a reply of ours
+ * also acknowledges the proxy's answer (a proxy that writes its answer and
+ * the relayed greeting as two small segments otherwise waits for our
+ * delayed ACK: 40 ms with microsocks).  Through a telnet gateway, whose
+ * command line would take the line for a command, and to an MTA, which must
+ * not be spoken to before its banner, it goes after the target's greeting.
+ */
+void
+pe_tunnel_start(struct pe_tunnel *tn, const struct pe_pstate *ps, struct evbuffer *out)
+{
+	if (tn->kind == PE_TARGET_CANARY && !ps->noisy) {
+		evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", tn->nonce);
+		tn->nonce_sent = 1;
+	}
+}
+
+/*
+ * Then, line by line: the target's greeting must come first (telnet
+ * gateways may chatter up to 16 lines before it); the canary's
+ * "250 pxm-mac-<mac>" proves the test (the canary usually proves it first,
+ * directly).  With a banner target the greeting itself is the (weak) proof,
+ * and with -m a probe mail follows.
  */
 enum pe_tstep
 pe_tunnel_line(struct pe_tunnel *tn, struct pe_pstate *ps, const char *line, size_t n,
@@ -367,7 +384,9 @@ pe_tunnel_line(struct pe_tunnel *tn, struct pe_pstate *ps, const char *line, siz
 			pe_mail_begin(&tn->mail, out);
 			return PE_T_MORE;
 		}
-		evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", tn->nonce);
+		if (!tn->nonce_sent)
+			evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", tn->nonce);
+		tn->nonce_sent = 1;
 		return PE_T_MORE;
 	}
 	if (tn->mailing) {

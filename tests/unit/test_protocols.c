@@ -244,9 +244,24 @@ main(void)
 		tn.nonce = nonce;
 		tn.proof = pf;
 		evbuffer_drain(out, evbuffer_get_length(out));
-		T_OK(TL("220 proxymilter-canary ESMTP ready") == PE_T_MORE, "canary greeting accepted");
 		snprintf(line, sizeof(line), "EHLO pxm-%s\r\n", nonce);
+		pe_tunnel_start(&tn, &ps, out);
+		T_OK(out_is(line, strlen(line)), "canary: the nonce goes out as soon as the tunnel is claimed");
+		T_OK(TL("220 proxymilter-canary ESMTP ready") == PE_T_MORE && evbuffer_get_length(out) == 0,
+		    "canary greeting accepted, the nonce not sent twice");
+		tn.nonce_sent = 0;
+		tn.greeted = 0;
+		ps.noisy = 1;
+		pe_tunnel_start(&tn, &ps, out);
+		T_OK(evbuffer_get_length(out) == 0, "through a telnet gateway the nonce waits for the greeting");
+		T_OK(TL("220 proxymilter-canary ESMTP ready") == PE_T_MORE, "canary greeting accepted");
 		T_OK(out_is(line, strlen(line)), "nonce sent after the greeting");
+		ps.noisy = 0;
+		tn.kind = PE_TARGET_MTA;
+		tn.nonce_sent = 0;
+		pe_tunnel_start(&tn, &ps, out);
+		T_OK(evbuffer_get_length(out) == 0, "an MTA is not spoken to before its banner");
+		tn.kind = PE_TARGET_CANARY;
 		snprintf(line, sizeof(line), "250 pxm-mac-%s", mac);
 		T_OK(TL(line) == PE_T_OPEN && strcmp(ps.reason, "mac") == 0, "the canary's MAC proves it");
 		tn.greeted = 0;
