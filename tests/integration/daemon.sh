@@ -41,6 +41,20 @@ i=0; while alive "$P" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 alive "$P" && fail "SIGTERM stops the milter" || pass "SIGTERM stops the milter"
 grep -q 'stop msg="normal shutdown"' "$L" && pass "stop logged" || fail "stop logged"
 
+# without -f: it forks into the background and writes its pid file
+milter_conf "$T/bg.conf" 18890 12526
+sed -i "s|^pid_file = \"\";|pid_file = \"$T/bg/pm.pid\";|; s|^log_stderr = true;|log_stderr = false;|" "$T/bg.conf"
+"$PM_BIN" -c "$T/bg.conf"; rc=$?
+i=0; while [ ! -s "$T/bg/pm.pid" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+BG=$(cat "$T/bg/pm.pid" 2>/dev/null)
+[ $rc -eq 0 ] && [ -n "$BG" ] && alive "$BG" && pass "daemon mode: parent exits 0, pid file names the running daemon" ||
+	fail "daemon mode" "rc=$rc pid=$BG"
+[ -n "$BG" ] && echo "bg $BG" >>"$PIDS_FILE"
+wait_listen 127.0.0.1 18890 5 && pass "daemon mode: listening" || fail "daemon mode: listening"
+[ -n "$BG" ] && stop_pid "$BG" 10
+[ -n "$BG" ] && ! alive "$BG" && [ ! -e "$T/bg/pm.pid" ] && pass "daemon mode: SIGTERM stops it and removes the pid file" ||
+	fail "daemon mode: stop" "pid file: $(ls "$T/bg" 2>&1)"
+
 # a port in use is a clear start-up error, not a hang
 python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18890)); s.listen(); time.sleep(5)' &
 BUSY=$!
