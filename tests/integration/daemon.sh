@@ -55,6 +55,23 @@ wait_listen 127.0.0.1 18890 5 && pass "daemon mode: listening" || fail "daemon m
 [ -n "$BG" ] && ! alive "$BG" && [ ! -e "$T/bg/pm.pid" ] && pass "daemon mode: SIGTERM stops it and removes the pid file" ||
 	fail "daemon mode: stop" "pid file: $(ls "$T/bg" 2>&1)"
 
+# started as root with user = "proxymilter": runs as that user
+if id proxymilter >/dev/null 2>&1; then
+	milter_conf "$T/user.conf" 18890 12526
+	sed -i 's|^user = "";|user = "proxymilter";|' "$T/user.conf"
+	start_milter muser "$T/user.conf" || fail "milter starts with user = proxymilter"
+	P=$(cat "$T/muser.pid")
+	uid=$(awk '/^Uid:/ {print $2}' "/proc/$P/status" 2>/dev/null)
+	[ "$uid" = "$(id -u proxymilter)" ] && pass "privileges dropped to user proxymilter (uid $uid)" ||
+		fail "privileges dropped" "uid=$uid"
+	out=$(miltertest -D name=x -D sock=inet:18890@127.0.0.1 -D ip=127.0.0.7 -s "$TOP/tests/lua/txn.lua" 2>&1)
+	echo "$out" | grep -q '^PASS' && grep -q 'verdict sess=.* client=\[127\.0\.0\.7\] verdict=clean' "$T/muser/milter.log" &&
+		pass "after dropping privileges it still probes and answers" || fail "works unprivileged" "$out"
+	stop_name muser
+else
+	fail "user proxymilter exists (bootstrap.sh creates it)"
+fi
+
 # a port in use is a clear start-up error, not a hang
 python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18890)); s.listen(); time.sleep(5)' &
 BUSY=$!
