@@ -39,8 +39,6 @@ static int finished;
 static struct {
 	int open;
 	char first[PE_ADDRSTR_MAX + 48];
-	enum pe_verdict verdict;
-	char reason[32];
 } out;
 
 static void
@@ -125,8 +123,6 @@ on_done(const struct pe_summary *s, void *arg)
 		return;
 	}
 	pthread_mutex_lock(&mu);
-	out.verdict = s->verdict;
-	snprintf(out.reason, sizeof(out.reason), "%s", s->reason);
 	finished = 1;
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&mu);
