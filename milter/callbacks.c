@@ -37,8 +37,12 @@ struct sess {
 	char auth_user[128];
 	char helo[128];
 	char from[256];
+	char mta[128];			/* the MTA's name (macro j), for the header */
 	double t_connect;
 	int msgs, rcpts, rejected;
+	/* a tag decided at connect or helo holds for every message */
+	bool sess_tag;
+	struct vt_info sess_tag_info;
 	/* per message */
 	int hdr_copies;
 	int msg_rcpts, msg_exempt;
@@ -53,7 +57,6 @@ struct preq {
 	struct pm_addr a;
 	char addr[64];
 	int reported;			/* a provisional verdict was written */
-	enum pe_verdict last;
 };
 
 static struct sess *
@@ -91,6 +94,8 @@ sess_line(struct lb *l, const struct sess *s, const char *event)
 	lb_kv(l, "sess", s->id);
 }
 
+/* a new message (MAIL): its queue id comes when the MTA has one; the
+ * last message's id stays for the lines after it (close) */
 static void
 reset_message(struct sess *s)
 {
@@ -120,12 +125,18 @@ log_skip(struct sess *s, const char *reason, const char *k, const char *v, int s
 
 /* ---- probe requests ------------------------------------------------------ */
 
+/*
+ * How long a pending entry may stand: the engine calls back exactly once
+ * for every request it took, so the entry is normally completed long
+ * before; this bound (the engine's own schedule: the longest wait in a
+ * full queue plus the longest run) only keeps a lost request from
+ * blocking an address for ever.  It never expires under a running or
+ * queued probe set, so no second set starts for the same address.
+ */
 static double
 pending_ttl(const struct pm_config *cf)
 {
-	const struct pe_timing *t = &cf->probe.timing;
-	/* every attempt's deadline, the back-offs between them, queueing slack */
-	return t->timeout * (t->retries + 1) + t->retries * (t->retries + 1) / 2.0 + 60.0;
+	return pe_pending_bound(pm.engine, cf->probe.ntests, &cf->probe.timing) + 60.0;
 }
 
 static void
@@ -147,6 +158,9 @@ start_probe(struct sess *s)
 	lb_kvf(&l, "client", "[%s]", s->addr);
 	lb_kvf(&l, "tests", "%zu", s->cf->probe.ntests);
 	lb_kvf(&l, "timeout", "%.1fs", s->cf->probe.timing.timeout);
+	/* the verdict comes at most this long after the probes start */
+	lb_kvf(&l, "deadline", "%.1fs", pe_job_budget(pm.engine, s->cf->probe.ntests,
+	    &s->cf->probe.timing));
 	lb_emit(&l, LOG_INFO);
 	if (pe_submit(pm.engine, (struct sockaddr *)&ss, sl, s->cf->probe.tests,
 	    s->cf->probe.ntests, &s->cf->probe.timing, PE_F_STOP_ON_OPEN, q) == 0) {
@@ -197,30 +211,30 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 	long ttl;
 	struct lb l;
 
-	if (q->reported && sm->final && sm->verdict == q->last) {
-		/* retries changed nothing: the provisional verdict stands */
-		config_unref(q->cf);
-		free(q);
-		return;
-	}
-
-	switch (sm->verdict) {	/* (stats count each written verdict) */
+	/* every request ends with one final line, which the stats and the
+	 * report count; a provisional one (final=no) may come before it */
+	switch (sm->verdict) {
 	case PE_V_OPEN:
 		st = VT_OPEN;
 		ttl = cf->verdict.open_ttl;
-		PM_COUNT(v_open);
 		break;
 	case PE_V_CLEAN:
 		st = VT_CLEAN;
 		ttl = cf->verdict.clean_ttl;
-		PM_COUNT(v_clean);
 		break;
 	default:
 		st = VT_ERROR;
 		ttl = cf->verdict.error_ttl;
-		PM_COUNT(v_error);
 		break;
 	}
+	if (!sm->final)
+		PM_COUNT(provisional);
+	else if (st == VT_OPEN)
+		PM_COUNT(v_open);
+	else if (st == VT_CLEAN)
+		PM_COUNT(v_clean);
+	else
+		PM_COUNT(v_error);
 	vt_complete(pm.vt, &q->a, st, sm->evidence, sm->egress, vt_now(), (double)ttl);
 	lb_init(&l, "NOQUEUE", "verdict");
 	lb_kv(&l, "sess", q->sess);
@@ -242,10 +256,11 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 	lb_kvf(&l, "closed", "%d", sm->closed);
 	lb_kvf(&l, "inconclusive", "%d", sm->inconclusive);
 	lb_kvf(&l, "elapsed", "%.3fs", sm->elapsed);
+	if (sm->queued >= 0.001)
+		lb_kvf(&l, "queued", "%.3fs", sm->queued);
 	lb_emit(&l, st == VT_OPEN ? LOG_NOTICE : LOG_INFO);
 	if (!sm->final) {
 		q->reported = 1;
-		q->last = sm->verdict;
 		return;
 	}
 	config_unref(q->cf);
@@ -295,16 +310,36 @@ enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 			PM_COUNT(would);
 			return SMFIS_CONTINUE;
 		}
-		s->tag = true;
-		s->tag_info = v;
+		if (stage <= STAGE_HELO) {	/* for every message of the session */
+			s->sess_tag = true;
+			s->sess_tag_info = v;
+		} else {
+			s->tag = true;
+			s->tag_info = v;
+		}
 		return SMFIS_CONTINUE;
 	}
 	/* reject or tempfail */
 	char code[4], xcode[16], text[1024];
 	bool rej = d.action == ACT_REJECT;
-	policy_reply(rej ? cf->action.reject_reply : cf->action.tempfail_reply,
+	if (policy_reply(rej ? cf->action.reject_reply : cf->action.tempfail_reply,
 	    s->addr, v.evidence[0] ? v.evidence : vt_state_name(v.state),
-	    code, xcode, text, sizeof(text));
+	    code, xcode, text, sizeof(text)) < 0) {
+		/* the templates were checked at load: this is a bug; say so
+		 * and still refuse with a fixed reply */
+		log_msg(LOG_ERR, "error", "bad reply template for sess=%s: using a fixed reply", s->id);
+		snprintf(code, 4, "%s", rej ? "550" : "451");
+		snprintf(xcode, 16, "%s", rej ? "5.7.1" : "4.7.1");
+		snprintf(text, sizeof(text), "%s", rej ? "Client host rejected" :
+		    "Client host is being checked, try again later");
+	}
+	/*
+	 * At connect, Postfix answers a rejected client "554" whatever code
+	 * the milter set (RFC 5321's code for a refused connection) and a
+	 * tempfailed one "421": send and log exactly that.
+	 */
+	if (stage == STAGE_CONNECT)
+		snprintf(code, 4, "%s", rej ? "554" : "421");
 	sess_line(&l, s, d.observe ? (rej ? "would-reject" : "would-tempfail")
 	    : (rej ? "reject" : "tempfail"));
 	lb_kv(&l, "stage", stage_name(stage));
@@ -380,18 +415,19 @@ pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 		smfi_setsymlist(ctx, SMFIM_CONNECT, "j {daemon_name}");
 		smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {auth_type}");
 		smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+		smfi_setsymlist(ctx, SMFIM_DATA, "i");
 		smfi_setsymlist(ctx, SMFIM_EOM, "i");
 	}
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
-pm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *hostaddr)
+connect_cb(SMFICTX *ctx, char *host, _SOCK_ADDR *hostaddr)
 {
 	struct sess *s = S(ctx);
 	struct pm_config *cf;
 	struct lb l;
-	const char *dn, *range;
+	const char *dn, *range, *j;
 	const struct cidr *rule;
 	struct vt_info v;
 	char name[256];
@@ -426,6 +462,8 @@ pm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *hostaddr)
 		snprintf(s->addr, sizeof(s->addr), "local");
 		snprintf(s->client, sizeof(s->client), "%s[local]", name);
 	}
+	if ((j = smfi_getsymval(ctx, "j")) != NULL)
+		pe_printable(s->mta, sizeof(s->mta), j, strlen(j));
 	sess_line(&l, s, "connect");
 	lb_kv(&l, "client", s->client);
 	if ((dn = smfi_getsymval(ctx, "{daemon_name}")) != NULL)
@@ -488,6 +526,18 @@ pm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *hostaddr)
 	return enforce(ctx, s, STAGE_CONNECT, NULL, false);
 }
 
+/* the connect callback, timed: it must return at once whatever happens */
+static sfsistat
+pm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *hostaddr)
+{
+	double t0 = vt_now();
+	sfsistat r = connect_cb(ctx, host, hostaddr);
+	double us = (vt_now() - t0) * 1e6;
+
+	hist_add(&pm.connect_us, us > 0 ? (uint64_t)us : 0);
+	return r;
+}
+
 static sfsistat
 pm_helo(SMFICTX *ctx, char *helo)
 {
@@ -497,17 +547,22 @@ pm_helo(SMFICTX *ctx, char *helo)
 	if (s == NULL)
 		return SMFIS_CONTINUE;
 	pe_printable(s->helo, sizeof(s->helo), helo ? helo : "", helo ? strlen(helo) : 0);
-	/* target "mta": one of our probes reached us through a proxy */
+	/*
+	 * target "mta": one of our probes may have reached us through a proxy.
+	 * Only a nonce that a running test sent here and that was not used
+	 * before proves it; the session itself is treated like any other
+	 * (our probe says QUIT; anybody else meets the policy as usual).
+	 */
 	if (s->cf->probe.target_kind == PE_TARGET_MTA && helo != NULL &&
 	    pe_nonce_find(helo, strlen(helo)) >= 0) {
-		int r = pe_confirm(pm.engine, helo, s->addr);
+		int r = s->have_addr ? pe_confirm(pm.engine, helo, s->addr) : -1;
 		sess_line(&l, s, "probe-confirm");
 		lb_kv(&l, "client", s->client);
-		lb_kv(&l, "egress", s->addr);
-		lb_kv(&l, "result", r == 0 ? "queued" : "failed");
-		lb_emit(&l, LOG_INFO);
-		s->skip = "probe-session";
-		return SMFIS_ACCEPT;	/* nothing else to do for our own probe */
+		lb_kv(&l, "helo", s->helo);
+		lb_kv(&l, "result", r == 0 ? "confirmed" : "unknown-nonce");
+		if (r == 0)
+			lb_kv(&l, "egress", s->addr);
+		lb_emit(&l, r == 0 ? LOG_INFO : LOG_NOTICE);
 	}
 	return enforce(ctx, s, STAGE_HELO, NULL, false);
 }
@@ -572,7 +627,9 @@ pm_envrcpt(SMFICTX *ctx, char **argv)
 static sfsistat
 pm_data(SMFICTX *ctx)
 {
-	(void)ctx;
+	struct sess *s = S(ctx);
+	if (s != NULL)
+		update_qid(ctx, s);
 	return SMFIS_CONTINUE;
 }
 
@@ -609,14 +666,16 @@ pm_eom(SMFICTX *ctx)
 	    s->msg_rcpts > 0 && s->msg_exempt == s->msg_rcpts);
 	if (r != SMFIS_CONTINUE)
 		return r;
-	if (s->tag) {
+	if (s->tag || s->sess_tag) {
 		char val[256];
 		struct vt_info now;
+		if (!s->tag)
+			s->tag_info = s->sess_tag_info;
 		/* the verdict may have arrived since the decision: show the latest */
 		vt_get(pm.vt, &s->a, vt_now(), &now);
 		if (now.state != VT_NONE && now.state != VT_PENDING)
 			s->tag_info = now;
-		policy_header_value(&s->tag_info, pm.hostname, val, sizeof(val));
+		policy_header_value(&s->tag_info, s->mta[0] ? s->mta : pm.hostname, val, sizeof(val));
 #ifdef HAVE_SMFI_INSHEADER
 		if (smfi_insheader(ctx, 0, s->cf->action.header, val) != MI_SUCCESS)
 #else
@@ -631,7 +690,9 @@ pm_eom(SMFICTX *ctx)
 		lb_emit(&l, LOG_INFO);
 		PM_COUNT(tagged);
 	}
-	reset_message(s);
+	/* the message is done; its queue id stays for the close line */
+	s->tag = false;
+	s->hdr_copies = 0;
 	return SMFIS_CONTINUE;
 }
 
@@ -673,8 +734,11 @@ pm_log_stats(void)
 	struct pe_stats ps;
 	struct lb l;
 
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	c = pm.c;
+#define LD(f) c.f = __atomic_load_n(&pm.c.f, __ATOMIC_RELAXED)
+	LD(connections); LD(probed); LD(cache_hits); LD(joined); LD(skipped);
+	LD(rate_limited); LD(v_open); LD(v_clean); LD(v_error); LD(provisional);
+	LD(rejected); LD(tempfailed); LD(tagged); LD(would);
+#undef LD
 	vt_stats(pm.vt, &vs);
 	pe_get_stats(pm.engine, &ps);
 	lb_init(&l, NULL, "stats");
@@ -685,6 +749,7 @@ pm_log_stats(void)
 	lb_kvf(&l, "open", "%llu", (unsigned long long)c.v_open);
 	lb_kvf(&l, "clean", "%llu", (unsigned long long)c.v_clean);
 	lb_kvf(&l, "error", "%llu", (unsigned long long)c.v_error);
+	lb_kvf(&l, "provisional", "%llu", (unsigned long long)c.provisional);
 	lb_kvf(&l, "rejected", "%llu", (unsigned long long)c.rejected);
 	lb_kvf(&l, "tempfailed", "%llu", (unsigned long long)c.tempfailed);
 	lb_kvf(&l, "tagged", "%llu", (unsigned long long)c.tagged);
@@ -700,6 +765,10 @@ pm_log_stats(void)
 	lb_kvf(&l, "canary_unknown", "%llu", (unsigned long long)ps.canary_unknown);
 	lb_kvf(&l, "table_entries", "%zu", vs.entries);
 	lb_kvf(&l, "table_evicted", "%llu", (unsigned long long)vs.evicted);
+	lb_kvf(&l, "connect_p50_us", "%llu", (unsigned long long)hist_quantile(&pm.connect_us, 0.50));
+	lb_kvf(&l, "connect_p99_us", "%llu", (unsigned long long)hist_quantile(&pm.connect_us, 0.99));
+	lb_kvf(&l, "connect_max_us", "%llu", (unsigned long long)hist_max(&pm.connect_us));
+	lb_kvf(&l, "log_dropped", "%llu", (unsigned long long)log_dropped());
 	lb_emit(&l, LOG_INFO);
 }
 

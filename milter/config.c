@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <grp.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <libconfig.h>
 #include "pmconfig.h"
 #include "log.h"
@@ -131,6 +134,53 @@ get_bool(struct ctx *c, const config_setting_t *g, const char *name, bool *dst)
 	*dst = config_setting_get_bool(s) != 0;
 }
 
+/*
+ * libconfig turns an integer literal that does not fit into garbage
+ * (9999999999 reads as 1410065407, 99999999999999999999 as -1) without a
+ * word: read the literal on the setting's own line again and compare.
+ * 0 when it agrees with v (or cannot be found), -1 when it does not.
+ */
+static int
+literal_check(const struct ctx *c, const config_setting_t *s, const char *name, long long v)
+{
+	const char *file = config_setting_source_file(s) ? config_setting_source_file(s) : c->file;
+	int want = config_setting_source_line(s), ln = 1;
+	char buf[4096];
+	FILE *f;
+	int r = 0;
+
+	if (file == NULL || want < 1 || (f = fopen(file, "r")) == NULL)
+		return 0;
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		size_t n = strlen(buf);
+		if (ln == want) {
+			size_t nl = strlen(name);
+			for (char *p = buf; (p = strstr(p, name)) != NULL; p += nl) {
+				char *q = p + nl, *end;
+				if (p > buf && (p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z')))
+					continue;
+				while (*q == ' ' || *q == '\t')
+					q++;
+				if (*q != '=' && *q != ':')
+					continue;
+				q++;
+				while (*q == ' ' || *q == '\t')
+					q++;
+				errno = 0;
+				long long lit = strtoll(q, &end, 0);
+				if (end != q && (errno == ERANGE || lit != v))
+					r = -1;
+				break;
+			}
+			break;
+		}
+		if (n > 0 && buf[n - 1] == '\n')
+			ln++;
+	}
+	fclose(f);
+	return r;
+}
+
 static void
 get_num(struct ctx *c, const config_setting_t *g, const char *name, double *dst,
     double lo, double hi)
@@ -140,8 +190,14 @@ get_num(struct ctx *c, const config_setting_t *g, const char *name, double *dst,
 	if (s == NULL || c->failed)
 		return;
 	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT: v = config_setting_get_int(s); break;
-	case CONFIG_TYPE_INT64: v = (double)config_setting_get_int64(s); break;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		if (literal_check(c, s, name, config_setting_get_int64(s)) < 0) {
+			fail_at(c, s, "%s: the number is out of range (%g to %g)", name, lo, hi);
+			return;
+		}
+		break;
 	case CONFIG_TYPE_FLOAT: v = config_setting_get_float(s); break;
 	default:
 		fail_at(c, s, "%s: expected a number", name);
@@ -167,6 +223,10 @@ get_long(struct ctx *c, const config_setting_t *g, const char *name, long *dst,
 	case CONFIG_TYPE_INT64: v = config_setting_get_int64(s); break;
 	default:
 		fail_at(c, s, "%s: expected a whole number", name);
+		return;
+	}
+	if (literal_check(c, s, name, v) < 0) {
+		fail_at(c, s, "%s: the number is out of range (%ld to %ld)", name, lo, hi);
 		return;
 	}
 	if (v < lo || v > hi) {
@@ -272,8 +332,8 @@ get_enum(struct ctx *c, const config_setting_t *g, const char *name,
 }
 
 /* libmilter socket spec: unix:/path, local:/path, inet:PORT[@HOST], inet6:PORT[@HOST] */
-static int
-socket_ok(const char *s, char *why, size_t len)
+int
+config_socket_ok(const char *s, char *why, size_t len)
 {
 	const char *p;
 	if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0) {
@@ -484,6 +544,8 @@ config_defaults(void)
 	cf->socket = xstrdup("inet:8890@127.0.0.1");
 	cf->user = xstrdup("proxymilter");
 	cf->pid_file = xstrdup("/run/proxymilter/proxymilter.pid");
+	cf->socket_mode = 0660;
+	cf->socket_group = xstrdup("");
 	cf->syslog_facility = LOG_MAIL;
 	cf->log_level = LOG_INFO;
 	cf->mode = MODE_ENFORCE;
@@ -528,7 +590,7 @@ config_defaults(void)
 }
 
 static const char *const top_keys[] = {
-	"socket", "user", "pid_file", "syslog_facility", "log_level", "log_stderr",
+	"socket", "socket_mode", "socket_group", "user", "pid_file", "syslog_facility", "log_level", "log_stderr",
 	"mode", "allow", "skip_authenticated", "skip_daemon_names",
 	"exempt_recipients", "probe", "verdict", "action", NULL
 };
@@ -719,6 +781,54 @@ load_action(struct ctx *c, struct pm_config *cf, config_setting_t *g)
 		    "use tempfail, tag or accept");
 }
 
+#define CONFIG_MAX_BYTES (1024 * 1024)
+
+/* open, check and parse the file: a regular file of at most 1 MiB */
+static int
+read_config_file(config_t *lc, const char *file, char *err, size_t errlen)
+{
+	struct stat st;
+	FILE *f;
+	char dir[PATH_MAX], *slash;
+
+	if ((f = fopen(file, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", file);
+		fclose(f);
+		return -1;
+	}
+	if (st.st_size > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: too large (%lld bytes; at most %d)", file,
+		    (long long)st.st_size, CONFIG_MAX_BYTES);
+		fclose(f);
+		return -1;
+	}
+	config_init(lc);
+	/* @include "x" is relative to the file's own directory */
+	snprintf(dir, sizeof(dir), "%s", file);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		config_set_include_dir(lc, dir[0] ? dir : "/");
+	}
+	if (config_read(lc, f) != CONFIG_TRUE) {
+		if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "%s: cannot read: %s", file,
+			    ferror(f) ? strerror(errno) : "I/O error");
+		else
+			snprintf(err, errlen, "%s:%d: %s",
+			    config_error_file(lc) ? config_error_file(lc) : file,
+			    config_error_line(lc), config_error_text(lc));
+		config_destroy(lc);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
 struct pm_config *
 config_load(const char *file, char *err, size_t errlen)
 {
@@ -734,15 +844,7 @@ config_load(const char *file, char *err, size_t errlen)
 		resolve_canary(&c, cf, NULL);
 		return cf;
 	}
-	config_init(&lc);
-	if (config_read_file(&lc, file) != CONFIG_TRUE) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "%s: cannot read: %s", file, strerror(errno));
-		else
-			snprintf(err, errlen, "%s:%d: %s",
-			    config_error_file(&lc) ? config_error_file(&lc) : file,
-			    config_error_line(&lc), config_error_text(&lc));
-		config_destroy(&lc);
+	if (read_config_file(&lc, file, err, errlen) < 0) {
 		config_unref(cf);
 		return NULL;
 	}
@@ -750,10 +852,27 @@ config_load(const char *file, char *err, size_t errlen)
 	check_known(&c, root, top_keys, "");
 	if (get_str(&c, root, "socket", &cf->socket) != NULL) {
 		char why[128];
-		if (!socket_ok(cf->socket, why, sizeof(why)))
+		if (!config_socket_ok(cf->socket, why, sizeof(why)))
 			fail_at(&c, config_setting_get_member(root, "socket"),
 			    "socket: \"%s\": %s", cf->socket, why);
 	}
+	if ((s = get_str(&c, root, "socket_mode", NULL)) != NULL) {
+		char *end;
+		long m = strtol(s, &end, 8);
+		if (*s == '\0' || *end != '\0' || m < 0 || m > 0777 || strlen(s) > 4)
+			fail_at(&c, config_setting_get_member(root, "socket_mode"),
+			    "socket_mode: \"%s\" is not an octal mode such as \"0660\"", s);
+		else if ((m & 0600) != 0600)
+			fail_at(&c, config_setting_get_member(root, "socket_mode"),
+			    "socket_mode: %s would lock proxymilter out of its own socket "
+			    "(the owner needs rw)", s);
+		else
+			cf->socket_mode = (int)m;
+	}
+	if ((s = get_str(&c, root, "socket_group", &cf->socket_group)) != NULL &&
+	    *s != '\0' && getgrnam(s) == NULL)
+		fail_at(&c, config_setting_get_member(root, "socket_group"),
+		    "socket_group: there is no group \"%s\" (the MTA's group, e.g. postfix)", s);
 	get_str(&c, root, "user", &cf->user);
 	get_str(&c, root, "pid_file", &cf->pid_file);
 	if ((s = get_str(&c, root, "syslog_facility", NULL)) != NULL &&
@@ -811,6 +930,7 @@ config_unref(struct pm_config *cf)
 		return;
 	free(cf->file);
 	free(cf->socket);
+	free(cf->socket_group);
 	free(cf->user);
 	free(cf->pid_file);
 	cidr_list_free(&cf->allow);

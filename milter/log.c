@@ -2,17 +2,43 @@
  * log.c - key=value logging (see log.h).
  */
 #include "config.h"
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
 
+/* read by every thread, written on reload: atomics */
 static int log_level = LOG_INFO;
 static int log_stderr;
 static char log_ident[32] = "proxymilter";
+
+/*
+ * Once log_async_start() ran, lines go through a bounded queue to a thread
+ * of their own, so no callback (libmilter's or the engine's) ever waits
+ * for syslogd or a slow stderr.  A full queue drops the line and counts it
+ * (log_dropped, in the stats line).
+ */
+#define QCAP 8192
+struct qline {
+	int prio;
+	struct timespec when;
+	char *msg;
+};
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct qline q[QCAP];
+	unsigned head, n;
+	int running, stop;
+	pthread_t thr;
+	uint64_t dropped;
+} lq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { { 0, { 0, 0 }, NULL } }, 0, 0, 0, 0, 0, 0 };
 
 void
 log_open(const char *ident, int facility)
@@ -24,8 +50,8 @@ log_open(const char *ident, int facility)
 void
 log_configure(int level, int to_stderr)
 {
-	log_level = level;
-	log_stderr = to_stderr;
+	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
+	__atomic_store_n(&log_stderr, to_stderr, __ATOMIC_RELAXED);
 }
 
 static const struct { const char *name; int val; } levels[] = {
@@ -139,25 +165,115 @@ lb_kvf(struct lb *l, const char *key, const char *fmt, ...)
 	lb_kv(l, key, v);
 }
 
-void
-lb_emit(struct lb *l, int prio)
+static void
+write_line(int prio, const struct timespec *ts, const char *msg)
 {
-	if (prio > log_level)
-		return;
-	syslog(prio, "%s", l->buf);
-	if (log_stderr) {
-		struct timespec ts;
+	syslog(prio, "%s", msg);
+	if (__atomic_load_n(&log_stderr, __ATOMIC_RELAXED)) {
 		struct tm tm;
 		char when[32];
-		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
+		localtime_r(&ts->tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 		flockfile(stderr);
-		fprintf(stderr, "%s.%03ld %s[%ld]: %s\n", when, ts.tv_nsec / 1000000,
-		    log_ident, (long)getpid(), l->buf);
+		fprintf(stderr, "%s.%03ld %s[%ld]: %s\n", when, ts->tv_nsec / 1000000,
+		    log_ident, (long)getpid(), msg);
 		fflush(stderr);
 		funlockfile(stderr);
 	}
+}
+
+static void *
+log_thread(void *arg)
+{
+	struct qline batch[64];
+	unsigned n;
+
+	(void)arg;
+	pthread_mutex_lock(&lq.mu);
+	for (;;) {
+		while (lq.n == 0 && !lq.stop)
+			pthread_cond_wait(&lq.cv, &lq.mu);
+		if (lq.n == 0 && lq.stop)
+			break;
+		for (n = 0; n < 64 && lq.n > 0; n++) {
+			batch[n] = lq.q[lq.head];
+			lq.head = (lq.head + 1) % QCAP;
+			lq.n--;
+		}
+		pthread_mutex_unlock(&lq.mu);
+		for (unsigned i = 0; i < n; i++) {
+			write_line(batch[i].prio, &batch[i].when, batch[i].msg);
+			free(batch[i].msg);
+		}
+		pthread_mutex_lock(&lq.mu);
+	}
+	pthread_mutex_unlock(&lq.mu);
+	return NULL;
+}
+
+int
+log_async_start(void)
+{
+	pthread_mutex_lock(&lq.mu);
+	lq.stop = 0;
+	if (!lq.running && pthread_create(&lq.thr, NULL, log_thread, NULL) == 0)
+		__atomic_store_n(&lq.running, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&lq.mu);
+	return __atomic_load_n(&lq.running, __ATOMIC_ACQUIRE) ? 0 : -1;
+}
+
+void
+log_async_stop(void)
+{
+	pthread_mutex_lock(&lq.mu);
+	if (!__atomic_load_n(&lq.running, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_unlock(&lq.mu);
+		return;
+	}
+	/* later lines are written directly; the thread drains the queue */
+	__atomic_store_n(&lq.running, 0, __ATOMIC_RELEASE);
+	lq.stop = 1;
+	pthread_cond_signal(&lq.cv);
+	pthread_mutex_unlock(&lq.mu);
+	pthread_join(lq.thr, NULL);
+}
+
+uint64_t
+log_dropped(void)
+{
+	uint64_t n;
+	pthread_mutex_lock(&lq.mu);
+	n = lq.dropped;
+	pthread_mutex_unlock(&lq.mu);
+	return n;
+}
+
+void
+lb_emit(struct lb *l, int prio)
+{
+	struct timespec ts;
+	char *copy;
+
+	if (prio > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!__atomic_load_n(&lq.running, __ATOMIC_ACQUIRE)) {
+		write_line(prio, &ts, l->buf);
+		return;
+	}
+	copy = malloc(l->len + 1);
+	pthread_mutex_lock(&lq.mu);
+	if (lq.n == QCAP || copy == NULL) {
+		lq.dropped++;
+		pthread_mutex_unlock(&lq.mu);
+		free(copy);
+		return;
+	}
+	memcpy(copy, l->buf, l->len + 1);
+	lq.q[(lq.head + lq.n) % QCAP] = (struct qline){ prio, ts, copy };
+	lq.n++;
+	pthread_cond_signal(&lq.cv);
+	pthread_mutex_unlock(&lq.mu);
 }
 
 void

@@ -11,6 +11,7 @@
 #define PM_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 
 #define LOG_VALUE_CAP 200	/* characters of one value kept */
@@ -31,6 +32,12 @@ void lb_kv(struct lb *, const char *key, const char *value);
 void lb_kvf(struct lb *, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void lb_emit(struct lb *, int prio);
+
+/* from now on lines go through a queue to a logging thread (never blocks
+ * the caller; a full queue drops and counts); stop flushes it */
+int log_async_start(void);
+void log_async_stop(void);
+uint64_t log_dropped(void);
 
 /* plain daemon messages: "error msg=..." etc. */
 void log_msg(int prio, const char *event, const char *fmt, ...)

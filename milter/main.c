@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <stdarg.h>
 #include <sysexits.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -58,16 +60,94 @@ version(void)
 	    LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR);
 }
 
+/*
+ * Start-up errors: logged, and also told to whoever started us.  In daemon
+ * mode the parent waits on a pipe until the daemon is ready (socket bound,
+ * pid file written, privileges dropped, threads running) or has failed,
+ * and exits with the daemon's status and message.
+ */
+static int ready_fd = -1;	/* daemon: the pipe to the waiting parent */
+static int foreground;
+static int to_stderr;		/* log lines go to stderr as well */
+
+static int
+startup_fail(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+startup_fail(int code, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERR, "error", "%s", msg);
+	if (ready_fd >= 0) {
+		dprintf(ready_fd, "%d %s", code, msg);
+		close(ready_fd);
+		ready_fd = -1;
+	} else if (!to_stderr) {
+		fprintf(stderr, "proxymilter: %s\n", msg);
+	}
+	log_async_stop();
+	return code;
+}
+
+static void
+startup_ready(void)
+{
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "0 ready", 7) < 0)
+			log_msg(LOG_WARNING, "start", "cannot tell the parent: %s", strerror(errno));
+		close(ready_fd);
+		ready_fd = -1;
+	}
+}
+
+/* the parent's side: wait for "CODE message" from the daemon */
+static int
+wait_ready(int fd)
+{
+	char buf[700];
+	size_t n = 0;
+	ssize_t r;
+	int code;
+
+	while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	if (n == 0 || sscanf(buf, "%d", &code) != 1) {
+		fprintf(stderr, "proxymilter: the daemon ended during start-up (see syslog)\n");
+		return EX_SOFTWARE;
+	}
+	if (code != 0)
+		fprintf(stderr, "proxymilter: %s\n", strchr(buf, ' ') ? strchr(buf, ' ') + 1 : buf);
+	return code;
+}
+
 static int
 daemonize(void)
 {
-	pid_t p = fork();
-	int fd;
+	int pfd[2], fd;
+	pid_t p;
 
-	if (p < 0)
+	if (pipe(pfd) < 0)
 		return -1;
-	if (p > 0)
-		_exit(0);
+	if ((p = fork()) < 0)
+		return -1;
+	if (p > 0) {
+		close(pfd[1]);
+		_exit(wait_ready(pfd[0]));
+	}
+	close(pfd[0]);
+	ready_fd = pfd[1];
 	if (setsid() < 0)
 		return -1;
 	if ((p = fork()) < 0)
@@ -86,11 +166,18 @@ daemonize(void)
 	return 0;
 }
 
+/*
+ * The pid file is locked (flock) for as long as we run: a second instance
+ * with the same file refuses to start instead of taking it over, and we
+ * remove only the file we locked.
+ */
+static int pid_fd = -1;
+
 static int
-write_pid(const char *path, const struct passwd *pw)
+pid_lock(const char *path, const struct passwd *pw)
 {
-	char dir[512], *slash;
-	FILE *f;
+	char dir[512], *slash, buf[32];
+	ssize_t n;
 
 	if (path == NULL || *path == '\0')
 		return 0;
@@ -101,13 +188,39 @@ write_pid(const char *path, const struct passwd *pw)
 			if (chown(dir, pw->pw_uid, pw->pw_gid) < 0)
 				log_msg(LOG_WARNING, "error", "chown %s: %s", dir, strerror(errno));
 	}
-	if ((f = fopen(path, "w")) == NULL) {
-		log_msg(LOG_ERR, "error", "cannot write pid file %s: %s", path, strerror(errno));
-		return -1;
+	if ((pid_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+		return startup_fail(EX_CANTCREAT, "cannot open pid file %s: %s", path, strerror(errno));
+	if (flock(pid_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		n = pread(pid_fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		close(pid_fd);
+		pid_fd = -1;
+		if (e == EWOULDBLOCK)
+			return startup_fail(EX_UNAVAILABLE, "pid file %s is locked: proxymilter "
+			    "is already running (pid %s)", path, buf[0] ? buf : "?");
+		return startup_fail(EX_CANTCREAT, "cannot lock pid file %s: %s", path, strerror(e));
 	}
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(pid_fd, 0) < 0 || pwrite(pid_fd, buf, (size_t)n, 0) != n)
+		return startup_fail(EX_CANTCREAT, "cannot write pid file %s: %s", path, strerror(errno));
 	return 0;
+}
+
+/* remove the pid file if it is still the one we locked */
+static void
+pid_remove(const char *path)
+{
+	struct stat a, b;
+
+	if (pid_fd < 0)
+		return;
+	if (fstat(pid_fd, &a) == 0 && stat(path, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		unlink(path);
+	close(pid_fd);
+	pid_fd = -1;
 }
 
 static int
@@ -123,29 +236,28 @@ drop_privileges(const char *user, struct passwd **pwp)
 		log_msg(LOG_WARNING, "start", "running as root: set 'user' to drop privileges");
 		return 0;
 	}
-	if ((pw = getpwnam(user)) == NULL) {
-		log_msg(LOG_ERR, "error", "user \"%s\" does not exist (create it, or set user = \"\")", user);
+	if ((pw = getpwnam(user)) == NULL)
 		return -1;
-	}
 	*pwp = pw;
 	return 0;
 }
 
-static int
+/* NULL, or what went wrong */
+static const char *
 become(const struct passwd *pw)
 {
+	static char why[200];
+
 	if (pw == NULL)
-		return 0;
+		return NULL;
 	if (setgroups(0, NULL) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
 	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-		log_msg(LOG_ERR, "error", "cannot become %s: %s", pw->pw_name, strerror(errno));
-		return -1;
+		snprintf(why, sizeof(why), "cannot become %s: %s", pw->pw_name, strerror(errno));
+		return why;
 	}
-	if (setuid(0) == 0) {
-		log_msg(LOG_ERR, "error", "privileges could be regained after dropping them");
-		return -1;
-	}
-	return 0;
+	if (setuid(0) == 0)
+		return "privileges could be regained after dropping them";
+	return NULL;
 }
 
 /* settings that only a restart changes */
@@ -154,6 +266,8 @@ warn_restart_only(const struct pm_config *o, const struct pm_config *n)
 {
 	const char *what = NULL;
 	if (strcmp(o->socket, n->socket) != 0) what = "socket";
+	else if (o->socket_mode != n->socket_mode) what = "socket_mode";
+	else if (strcmp(o->socket_group, n->socket_group) != 0) what = "socket_group";
 	else if (strcmp(o->user, n->user) != 0) what = "user";
 	else if (strcmp(o->pid_file, n->pid_file) != 0) what = "pid_file";
 	else if (strcmp(o->probe.canary_listen_text, n->probe.canary_listen_text) != 0) what = "probe.canary_listen";
@@ -169,7 +283,7 @@ warn_restart_only(const struct pm_config *o, const struct pm_config *n)
 		log_msg(LOG_WARNING, "reload", "%s changed: it takes effect only after a restart", what);
 }
 
-static int foreground;
+static const char *sock_override;	/* -p */
 
 static void
 reload(void)
@@ -188,8 +302,17 @@ reload(void)
 		config_unref(o);
 		return;
 	}
+	if (sock_override != NULL) {	/* -p still rules */
+		free(n->socket);
+		if ((n->socket = strdup(sock_override)) == NULL) {
+			log_msg(LOG_ERR, "reload", "out of memory");
+			config_unref(n);
+			config_unref(o);
+			return;
+		}
+	}
 	warn_restart_only(o, n);
-	log_configure(n->log_level, n->log_stderr || foreground);
+	log_configure(n->log_level, n->log_stderr || to_stderr);
 	vt_set_max(pm.vt, (size_t)n->verdict.max_entries);
 	config_unref(o);
 	config_install(n);
@@ -214,16 +337,86 @@ signal_thread(void *arg)
 	return NULL;
 }
 
+/* unix socket: mode and group as configured, owner the user we become */
+static int
+socket_perms(const struct pm_config *cf, const struct passwd *pw)
+{
+	const char *path;
+	gid_t gid = (gid_t)-1;
+	struct group *gr;
+
+	if (strncmp(cf->socket, "unix:", 5) == 0)
+		path = cf->socket + 5;
+	else if (strncmp(cf->socket, "local:", 6) == 0)
+		path = cf->socket + 6;
+	else
+		return 0;
+	if (cf->socket_group[0] != '\0') {
+		if ((gr = getgrnam(cf->socket_group)) == NULL)
+			return startup_fail(EX_NOUSER, "socket_group: no group \"%s\"", cf->socket_group);
+		gid = gr->gr_gid;
+	} else if (pw != NULL) {
+		gid = pw->pw_gid;
+	}
+	if (chown(path, pw != NULL ? pw->pw_uid : (uid_t)-1, gid) < 0)
+		return startup_fail(EX_NOPERM, "chown %s: %s", path, strerror(errno));
+	if (chmod(path, (mode_t)cf->socket_mode) < 0)
+		return startup_fail(EX_NOPERM, "chmod %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* room for the probe budget, the canary's connections and the MTA's */
+static void
+raise_fd_limit(const struct pm_config *cf)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cf->probe.max_inflight * 2 + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur < want)
+			log_msg(LOG_WARNING, "start", "descriptor limit %llu is below %llu "
+			    "(probe.max_inflight x 2 + 256): probes may fail with emfile",
+			    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+	}
+}
+
+static struct pe_engine *
+make_engine(const struct pm_config *cf, char *err, size_t errlen)
+{
+	struct pe_options po;
+
+	memset(&po, 0, sizeof(po));
+	po.target_kind = cf->probe.target_kind;
+	snprintf(po.banner, sizeof(po.banner), "%s", cf->probe.banner);
+	if (cf->probe.target_kind == PE_TARGET_CANARY) {
+		po.canary_listen = cf->probe.canary_listen;
+		po.canary_listen_len = cf->probe.canary_listen_len;
+		po.canary_target = cf->probe.canary_address;
+		po.canary_target_len = cf->probe.canary_address_len;
+	} else {
+		po.canary_target = cf->probe.target_addr;
+		po.canary_target_len = cf->probe.target_addr_len;
+	}
+	po.max_inflight = cf->probe.max_inflight;
+	po.max_per_client = cf->probe.max_per_client;
+	po.max_queue = cf->probe.max_queue;
+	po.max_canary_conns = cf->probe.max_inflight;
+	po.read_cap = 4096;
+	return pe_create(&po, pm_probe_result, pm_probe_done, err, errlen);
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *sock_override = NULL;
 	bool check_only = false;
 	char err[600];
 	struct pm_config *cf;
 	struct passwd *pw = NULL;
-	int ch;
-	struct pe_options po;
+	int ch, r;
+	const char *why;
 	sigset_t all, usr;
 	pthread_t sigthr;
 
@@ -242,6 +435,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
+	if (sock_override != NULL && !config_socket_ok(sock_override, err, sizeof(err))) {
+		fprintf(stderr, "proxymilter: -p \"%s\": %s\n", sock_override, err);
+		return EX_USAGE;
+	}
 	if (config_file == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
 		config_file = DEFAULT_CONFIG;
 	if ((cf = config_load(config_file, err, sizeof(err))) == NULL) {
@@ -254,18 +451,22 @@ main(int argc, char **argv)
 			return EX_OSERR;
 	}
 	if (check_only) {
-		printf("proxymilter: configuration %s is valid (%zu tests, target %s)\n",
-		    cf->file, cf->probe.ntests, cf->probe.target);
+		printf("proxymilter: configuration %s is valid (%zu tests, target %s, socket %s)\n",
+		    cf->file, cf->probe.ntests, cf->probe.target, cf->socket);
 		config_unref(cf);
 		return EX_OK;
 	}
 
+	/*
+	 * -f: stay in the foreground.  Lines go to syslog, and to stderr too
+	 * when log_stderr is set or stderr is a terminal; under systemd,
+	 * stderr is the journal, which has them from syslog already.
+	 */
+	to_stderr = cf->log_stderr || (foreground && isatty(STDERR_FILENO));
 	log_open("proxymilter", cf->syslog_facility);
-	log_configure(cf->log_level, cf->log_stderr || foreground);
-	if (!foreground && daemonize() < 0) {
-		fprintf(stderr, "proxymilter: cannot daemonize: %s\n", strerror(errno));
-		return EX_OSERR;
-	}
+	log_configure(cf->log_level, to_stderr);
+	if (!foreground && daemonize() < 0)
+		return startup_fail(EX_OSERR, "cannot daemonize: %s", strerror(errno));
 	if (gethostname(pm.hostname, sizeof(pm.hostname) - 1) < 0)
 		snprintf(pm.hostname, sizeof(pm.hostname), "localhost");
 
@@ -280,77 +481,36 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (drop_privileges(cf->user, &pw) < 0)
-		return EX_NOUSER;
-	if (smfi_setconn(cf->socket) != MI_SUCCESS || smfi_register(pm_desc) != MI_SUCCESS) {
-		log_msg(LOG_ERR, "error", "libmilter refused socket %s", cf->socket);
-		return EX_SOFTWARE;
-	}
-	umask(007);
-	if (smfi_opensocket(true) != MI_SUCCESS) {
-		log_msg(LOG_ERR, "error", "cannot open milter socket %s (in use? bad address?)", cf->socket);
-		return EX_UNAVAILABLE;
-	}
-	if (pw != NULL && strncmp(cf->socket, "unix:", 5) == 0)
-		if (chown(cf->socket + 5, pw->pw_uid, pw->pw_gid) < 0)
-			log_msg(LOG_WARNING, "error", "chown %s: %s", cf->socket + 5, strerror(errno));
-	if (strncmp(cf->socket, "local:", 6) == 0 && pw != NULL)
-		if (chown(cf->socket + 6, pw->pw_uid, pw->pw_gid) < 0)
-			log_msg(LOG_WARNING, "error", "chown %s: %s", cf->socket + 6, strerror(errno));
-
-	/* room for the probe budget, the canary's connections and the MTA's */
-	{
-		struct rlimit rl;
-		rlim_t want = (rlim_t)cf->probe.max_inflight * 2 + 256;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
-			rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-			getrlimit(RLIMIT_NOFILE, &rl);
-			if (rl.rlim_cur < want)
-				log_msg(LOG_WARNING, "start", "descriptor limit %llu is below %llu "
-				    "(probe.max_inflight x 2 + 256): probes may fail with emfile",
-				    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
-		}
-	}
+		return startup_fail(EX_NOUSER, "user \"%s\" does not exist (create it, or set user = \"\")",
+		    cf->user);
+	if ((r = pid_lock(cf->pid_file, pw)) != 0)
+		return r;
+	if (smfi_setconn(cf->socket) != MI_SUCCESS || smfi_register(pm_desc) != MI_SUCCESS)
+		return startup_fail(EX_SOFTWARE, "libmilter refused socket %s", cf->socket);
+	umask(077);	/* the socket's mode is set right after */
+	if (smfi_opensocket(true) != MI_SUCCESS)
+		return startup_fail(EX_UNAVAILABLE, "cannot open milter socket %s (in use? bad address?)",
+		    cf->socket);
+	umask(022);
+	if ((r = socket_perms(cf, pw)) != 0)
+		return r;
+	raise_fd_limit(cf);
 	if ((pm.vt = vt_new((size_t)cf->verdict.max_entries)) == NULL ||
 	    (pm.rl = rl_new(65536)) == NULL)
-		return EX_OSERR;
-	memset(&po, 0, sizeof(po));
-	po.target_kind = cf->probe.target_kind;
-	snprintf(po.banner, sizeof(po.banner), "%s", cf->probe.banner);
-	if (cf->probe.target_kind == PE_TARGET_CANARY) {
-		po.canary_listen = cf->probe.canary_listen;
-		po.canary_listen_len = cf->probe.canary_listen_len;
-		po.canary_target = cf->probe.canary_address;
-		po.canary_target_len = cf->probe.canary_address_len;
-	} else {
-		po.canary_target = cf->probe.target_addr;
-		po.canary_target_len = cf->probe.target_addr_len;
-	}
-	po.max_inflight = cf->probe.max_inflight;
-	po.max_per_client = cf->probe.max_per_client;
-	po.max_queue = cf->probe.max_queue;
-	po.max_canary_conns = cf->probe.max_inflight;
-	po.read_cap = 4096;
-	if ((pm.engine = pe_create(&po, pm_probe_result, pm_probe_done, err, sizeof(err))) == NULL) {
-		log_msg(LOG_ERR, "error", "%s", err);
-		return EX_UNAVAILABLE;
-	}
-	if (write_pid(cf->pid_file, pw) < 0)
-		return EX_CANTCREAT;
-	if (become(pw) < 0)
-		return EX_NOPERM;
+		return startup_fail(EX_OSERR, "out of memory");
+	if ((pm.engine = make_engine(cf, err, sizeof(err))) == NULL)
+		return startup_fail(EX_UNAVAILABLE, "%s", err);
+	if ((why = become(pw)) != NULL)
+		return startup_fail(EX_NOPERM, "%s", why);
 	config_install(config_ref(cf));
-	if (pe_start(pm.engine) < 0) {
-		log_msg(LOG_ERR, "error", "cannot start the probe thread: %s", strerror(errno));
-		return EX_OSERR;
-	}
+	log_async_start();
+	if (pe_start(pm.engine) < 0)
+		return startup_fail(EX_OSERR, "cannot start the probe thread: %s", strerror(errno));
 	sigemptyset(&usr);
 	sigaddset(&usr, SIGUSR1);
 	sigaddset(&usr, SIGUSR2);
-	if (pthread_create(&sigthr, NULL, signal_thread, &usr) != 0) {
-		log_msg(LOG_ERR, "error", "cannot start the signal thread");
-		return EX_OSERR;
-	}
+	if (pthread_create(&sigthr, NULL, signal_thread, &usr) != 0)
+		return startup_fail(EX_OSERR, "cannot start the signal thread");
 	pthread_detach(sigthr);
 	{
 		struct lb l;
@@ -366,12 +526,13 @@ main(int argc, char **argv)
 		lb_kv(&l, "stage", stage_name(cf->action.stage));
 		lb_emit(&l, LOG_NOTICE);
 	}
-	int r = smfi_main();
+	startup_ready();
+	r = smfi_main();
 	pe_stop(pm.engine);
 	pm_log_stats();
 	log_msg(LOG_NOTICE, "stop", "%s", r == MI_SUCCESS ? "normal shutdown" : "libmilter failed");
-	if (cf->pid_file[0] != '\0')
-		unlink(cf->pid_file);
+	log_async_stop();
+	pid_remove(cf->pid_file);
 	/* libmilter does not wait for running sessions: the table and the
 	 * engine object stay allocated until the process exits */
 	config_unref(cf);

@@ -10,10 +10,12 @@
 #include "../probes/probes.h"
 #include "verdict.h"
 #include "ratelimit.h"
+#include "hist.h"
 
+/* every field is read and written with atomics only */
 struct pm_counters {
 	uint64_t connections, probed, cache_hits, joined, skipped, rate_limited;
-	uint64_t v_open, v_clean, v_error;
+	uint64_t v_open, v_clean, v_error, provisional;
 	uint64_t rejected, tempfailed, tagged, would;
 };
 
@@ -23,6 +25,7 @@ struct pm_global {
 	struct rl *rl;
 	char hostname[256];
 	struct pm_counters c;	/* updated with atomics */
+	struct hist connect_us;	/* time spent in the connect callback */
 };
 
 extern struct pm_global pm;

@@ -25,6 +25,8 @@ struct pm_config {
 	char *file;			/* where it came from, or "(built-in defaults)" */
 
 	char *socket;
+	int socket_mode;		/* unix sockets: permission bits */
+	char *socket_group;		/* unix sockets: group ("" = the user's) */
 	char *user;
 	char *pid_file;
 	int syslog_facility;
@@ -90,6 +92,10 @@ void config_install(struct pm_config *);	/* takes over the reference */
 
 const char *stage_name(enum pm_stage);
 const char *action_name(enum pm_action);
+
+/* is s a socket spec libmilter takes (unix:/path, inet:PORT@HOST, ...)?
+ * 0 and a reason in why when not */
+int config_socket_ok(const char *s, char *why, size_t len);
 
 /* split "550 5.7.1 text" into its parts; -1 if malformed */
 int reply_split(const char *reply, char code[4], char xcode[16], const char **text);

@@ -38,6 +38,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/thread.h>
@@ -87,26 +88,43 @@ const struct pe_proto *pe_proto_at(size_t i) { return i < NPROTO ? proto_table[i
 enum test_state { T_WAITING = 0, T_RUNNING, T_BACKOFF, T_DONE };
 
 struct job;
+struct test;
+
+/*
+ * What a test needs while it runs: a job has one per socket it reserved
+ * (allocated at admission, one allocation per job), so a job of 65535 x
+ * every protocol costs a few bytes per test until its turn comes.
+ */
+struct run {
+	struct test *t;			/* NULL while free */
+	SLIST_ENTRY(run) free;
+	struct bufferevent *bev;
+	struct event timer;		/* connect/overall deadline, back-off, linger */
+	struct event ptimer;		/* the protocol's own timer (prompt waits) */
+	double started;
+	int connected, tunnel, have_nonce, lingering;
+	int mta_waiting;		/* in e->mwait: the milter may confirm it */
+	int confirmed;			/* ... and did (guarded by e->mu) */
+	LIST_ENTRY(run) mlink;
+	struct pe_tunnel tn;		/* the conversation once a tunnel is claimed */
+	const char *fail;		/* failure found while starting: reported from the timer */
+	enum pe_result_kind fail_kind;
+	size_t nread;			/* bytes received, each counted once */
+	size_t kept;			/* bytes left unconsumed in the input buffer */
+	char nonce[PE_NONCE_HEX + 1];
+	struct pe_pstate ps;
+	char egress[PE_ADDRSTR_MAX];
+};
 
 struct test {
 	struct job *job;
 	const struct pe_proto *proto;
+	struct run *r;			/* NULL unless running */
+	STAILQ_ENTRY(test) link;	/* in a back-off list or the ready list */
+	double due;			/* end of its back-off */
 	uint16_t port;
-	enum test_state st;
-	int attempt;
-	struct bufferevent *bev;
-	struct event *timer;		/* connect/overall deadline, back-off, linger */
-	struct event *ptimer;		/* the protocol's own timer (prompt waits) */
-	double started;
-	int connected, tunnel, have_nonce, lingering;
-	struct pe_tunnel tn;		/* the conversation once a tunnel is claimed */
-	const char *fail;		/* failure found while starting: reported from the timer */
-	enum pe_result_kind fail_kind;
-	size_t nread;
-	char nonce[PE_NONCE_HEX + 1];
-	struct pe_pstate ps;
-	enum pe_result_kind result;
-	char egress[PE_ADDRSTR_MAX];
+	uint8_t st;			/* enum test_state */
+	uint8_t attempt;
 };
 
 struct job {
@@ -116,16 +134,22 @@ struct job {
 	socklen_t alen;
 	struct test *tests;
 	size_t ntests;
+	size_t cursor;			/* tests before it have had a first start */
+	struct run *runs;		/* the reservation's run slots */
+	SLIST_HEAD(, run) free_runs;
+	STAILQ_HEAD(, test) ready;	/* back-off over: waiting for a slot */
+	STAILQ_HEAD(, test) backing[PE_MAX_RETRIES];	/* by attempt: due times ascend */
+	struct event retry_ev;
 	struct pe_timing tm;
 	unsigned flags;
 	void *arg;
-	double submitted;
-	int reserved, running, left;
+	double submitted, admitted;
+	int reserved, running, left, backoff;
 	int nopen, nclosed, ninconc;
-	int opened;			/* index of the first open test, -1 */
 	int ending;
 	int reported;			/* a provisional verdict went out */
-	enum pe_verdict last;		/* ... and what it said */
+	char evidence[PE_PROTO_NAME_MAX + 8];	/* the first open test */
+	char egress[PE_ADDRSTR_MAX];
 };
 
 struct confirm {
@@ -134,6 +158,8 @@ struct confirm {
 	char egress[PE_ADDRSTR_MAX];
 };
 TAILQ_HEAD(jobq, job);
+
+#define MWAIT_BUCKETS 256
 
 struct pe_engine {
 	struct pe_options opt;
@@ -144,20 +170,28 @@ struct pe_engine {
 	struct pe_proof *proof;
 	pthread_t thr;
 	int started;
-	pthread_mutex_t mu;		/* guards incoming, confirms, stopping */
+	pthread_mutex_t mu;		/* guards incoming, confirms, mwait, stopping */
 	struct jobq incoming;
 	struct confirm *confirms;
-	int stopping;
+	LIST_HEAD(, run) mwait[MWAIT_BUCKETS];	/* target mta: nonces sent to our MTA */
+	int stopping;			/* written under mu, read atomically */
 #ifdef HAVE_LIBEVENT_OPENSSL
 	SSL_CTX *ssl;
 #endif
 	struct jobq waiting, active;	/* engine thread only */
 	TAILQ_HEAD(, closer) closers;
 	int nwaiting, inflight;
-	struct pe_stats st;		/* updated with atomics */
+	struct pe_stats st;		/* every field read and written with atomics */
 };
 
 #define ST_ADD(e, f, n) __atomic_add_fetch(&(e)->st.f, (n), __ATOMIC_RELAXED)
+#define ST_SET(e, f, v) __atomic_store_n(&(e)->st.f, (v), __ATOMIC_RELAXED)
+
+static int
+stopping(struct pe_engine *e)
+{
+	return __atomic_load_n(&e->stopping, __ATOMIC_ACQUIRE);
+}
 
 static double
 now_mono(void)
@@ -184,48 +218,92 @@ static void admit(struct pe_engine *);
 
 /* ---- finishing ---------------------------------------------------------- */
 
-static void
-test_teardown(struct test *t)
+static unsigned
+mwait_bucket(const char *nonce)
 {
-	struct pe_engine *e = t->job->e;
+	return (unsigned)(((unsigned char)nonce[0] * 31u + (unsigned char)nonce[1]) % MWAIT_BUCKETS);
+}
 
-	if (t->bev != NULL) {
-		bufferevent_free(t->bev);
-		t->bev = NULL;
+/* target mta: the nonce went to our MTA; from now on the milter may confirm it */
+static void
+mwait_add(struct run *r)
+{
+	struct pe_engine *e = r->t->job->e;
+
+	pthread_mutex_lock(&e->mu);
+	LIST_INSERT_HEAD(&e->mwait[mwait_bucket(r->nonce)], r, mlink);
+	r->mta_waiting = 1;
+	pthread_mutex_unlock(&e->mu);
+}
+
+static void
+mwait_del(struct run *r)
+{
+	struct pe_engine *e = r->t->job->e;
+
+	if (!r->mta_waiting)
+		return;
+	pthread_mutex_lock(&e->mu);
+	LIST_REMOVE(r, mlink);
+	r->mta_waiting = 0;
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* close the test's connection and timers; the run state stays */
+static void
+run_teardown(struct run *r)
+{
+	struct pe_engine *e = r->t->job->e;
+
+	if (r->bev != NULL) {
+		bufferevent_free(r->bev);
+		r->bev = NULL;
 	}
-	if (t->timer != NULL)
-		evtimer_del(t->timer);
-	if (t->ptimer != NULL)
-		evtimer_del(t->ptimer);
-	t->lingering = 0;
-	if (t->have_nonce) {
-		pe_nonce_revoke(e->proof, t->nonce);
-		t->have_nonce = 0;
+	evtimer_del(&r->timer);
+	evtimer_del(&r->ptimer);
+	r->lingering = 0;
+	mwait_del(r);
+	if (r->have_nonce) {
+		pe_nonce_revoke(e->proof, r->nonce);
+		r->have_nonce = 0;
 	}
+}
+
+/* the test gives its run slot back to the job */
+static void
+run_release(struct test *t)
+{
+	struct run *r = t->r;
+
+	if (r == NULL)
+		return;
+	run_teardown(r);
+	r->t = NULL;
+	SLIST_INSERT_HEAD(&t->job->free_runs, r, free);
+	t->r = NULL;
 }
 
 /* the verdict so far; pending = tests still running, waiting or backing off */
 static void
-summarise(struct job *j, const char *reason, int pending, struct pe_summary *s,
-    char *evidence, size_t evlen)
+summarise(struct job *j, const char *reason, int pending, struct pe_summary *s)
 {
 	memset(s, 0, sizeof(*s));
-	evidence[0] = '\0';
 	s->tests = (int)j->ntests;
 	s->open = j->nopen;
 	s->closed = j->nclosed;
-	s->inconclusive = j->ninconc;
+	/* a test backing off had an inconclusive attempt: count it so */
+	s->inconclusive = j->ninconc + (pending ? j->backoff : 0);
+	s->evidence = "";
 	s->egress = "";
 	s->reason = "";
 	s->final = !pending;
 	if (reason != NULL) {
 		s->verdict = PE_V_ERROR;
 		s->reason = reason;
-	} else if (j->opened >= 0) {
-		struct test *t = &j->tests[j->opened];
+	} else if (j->nopen > 0) {
 		s->verdict = PE_V_OPEN;
-		snprintf(evidence, evlen, "%s:%u", t->proto->name, t->port);
-		s->egress = t->egress;
+		s->evidence = j->evidence;
+		s->egress = j->egress;
 		s->reason = "proved";
 	} else if (j->ninconc > 0 || pending) {
 		s->verdict = PE_V_ERROR;
@@ -233,8 +311,8 @@ summarise(struct job *j, const char *reason, int pending, struct pe_summary *s,
 	} else {
 		s->verdict = PE_V_CLEAN;
 	}
-	s->evidence = evidence;
 	s->elapsed = now_mono() - j->submitted;
+	s->queued = (j->admitted > 0 ? j->admitted : now_mono()) - j->submitted;
 }
 
 static void
@@ -242,21 +320,19 @@ job_done(struct job *j, const char *reason)
 {
 	struct pe_engine *e = j->e;
 	struct pe_summary s;
-	char evidence[PE_PROTO_NAME_MAX + 8];
 
 	j->ending = 1;
-	for (size_t i = 0; i < j->ntests; i++) {
-		test_teardown(&j->tests[i]);
-		if (j->tests[i].timer != NULL)
-			event_free(j->tests[i].timer);
-		if (j->tests[i].ptimer != NULL)
-			event_free(j->tests[i].ptimer);
-		j->tests[i].timer = j->tests[i].ptimer = NULL;
+	summarise(j, reason, 0, &s);
+	if (j->runs != NULL) {
+		for (int i = 0; i < j->reserved; i++)
+			if (j->runs[i].t != NULL)
+				run_release(j->runs[i].t);
+		evtimer_del(&j->retry_ev);
+		free(j->runs);
 	}
-	summarise(j, reason, 0, &s, evidence, sizeof(evidence));
 	if (j->reserved > 0) {
 		e->inflight -= j->reserved;
-		__atomic_store_n(&e->st.inflight, e->inflight, __ATOMIC_RELAXED);
+		ST_SET(e, inflight, e->inflight);
 		TAILQ_REMOVE(&e->active, j, link);
 	}
 	ST_ADD(e, finished, 1);
@@ -271,73 +347,84 @@ static void
 job_provisional(struct job *j)
 {
 	struct pe_summary s;
-	char evidence[PE_PROTO_NAME_MAX + 8];
 
-	if (j->reported)
+	if (j->reported || j->running > 0 || j->cursor < j->ntests)
 		return;
-	for (size_t i = 0; i < j->ntests; i++)
-		if (j->tests[i].st == T_RUNNING || (j->tests[i].st == T_WAITING &&
-		    j->tests[i].attempt == 0))
-			return;
-	summarise(j, NULL, 1, &s, evidence, sizeof(evidence));
+	summarise(j, NULL, 1, &s);
 	j->reported = 1;
-	j->last = s.verdict;
 	j->e->on_done(&s, j->arg);
 }
 
+/* the name a result goes by: the mechanism the peer revealed, when the
+ * protocol tells one (telnet: wingate, cisco or telnet) */
+static const char *
+result_name(const struct test *t)
+{
+	return t->r != NULL && t->r->ps.mechanism != NULL ? t->r->ps.mechanism : t->proto->name;
+}
+
 static void
-test_finish(struct test *t, enum pe_result_kind r, const char *reason)
+test_finish(struct test *t, enum pe_result_kind kind, const char *reason)
 {
 	struct job *j = t->job;
 	struct pe_engine *e = j->e;
+	struct run *r = t->r;
 	struct pe_result res;
 
-	if (t->st != T_RUNNING)
+	if (t->st != T_RUNNING || r == NULL)
 		return;
-	test_teardown(t);
+	run_teardown(r);
 	j->running--;
 	if (reason != NULL)
-		snprintf(t->ps.reason, sizeof(t->ps.reason), "%s", reason);
+		snprintf(r->ps.reason, sizeof(r->ps.reason), "%s", reason);
 	memset(&res, 0, sizeof(res));
-	res.proto = t->proto->name;
+	res.proto = result_name(t);
 	res.port = t->port;
-	res.result = r;
-	res.reason = t->ps.reason;
-	res.detail = t->ps.detail;
-	res.egress = r == PE_OPEN ? t->egress : "";
-	res.elapsed = now_mono() - t->started;
+	res.result = kind;
+	res.reason = r->ps.reason;
+	res.detail = r->ps.detail;
+	res.egress = kind == PE_OPEN ? r->egress : "";
+	res.elapsed = now_mono() - r->started;
 	res.attempt = t->attempt;
 	ST_ADD(e, tests, 1);
-	if (r == PE_OPEN)
+	if (kind == PE_OPEN)
 		ST_ADD(e, open, 1);
-	else if (r == PE_CLOSED)
+	else if (kind == PE_CLOSED)
 		ST_ADD(e, closed, 1);
 	else
 		ST_ADD(e, inconclusive, 1);
 	e->on_result(&res, j->arg);
 
-	if (r == PE_INCONCLUSIVE && t->attempt <= j->tm.retries && !e->stopping) {
+	if (kind == PE_INCONCLUSIVE && t->attempt <= j->tm.retries && !stopping(e)) {
 		/* back off 2 s, 4 s, ... then try again with a fresh nonce */
-		struct timeval tv = tv_of(2.0 * (double)(1 << (t->attempt - 1)));
+		run_release(t);
 		t->st = T_BACKOFF;
+		t->due = now_mono() + pe_backoff(t->attempt);
+		j->backoff++;
+		STAILQ_INSERT_TAIL(&j->backing[t->attempt - 1], t, link);
+		if (!evtimer_pending(&j->retry_ev, NULL)) {
+			struct timeval tv = tv_of(t->due - now_mono());
+			evtimer_add(&j->retry_ev, &tv);
+		}
 		ST_ADD(e, retried, 1);
-		evtimer_add(t->timer, &tv);
 		job_pump(j);
 		job_provisional(j);
 		return;
 	}
 	t->st = T_DONE;
-	t->result = r;
 	j->left--;
-	if (r == PE_OPEN) {
-		j->nopen++;
-		if (j->opened < 0)
-			j->opened = (int)(t - j->tests);
-	} else if (r == PE_CLOSED)
+	if (kind == PE_OPEN) {
+		if (j->nopen++ == 0) {
+			snprintf(j->evidence, sizeof(j->evidence), "%s:%u", res.proto, t->port);
+			snprintf(j->egress, sizeof(j->egress), "%s", r->egress);
+		}
+	} else if (kind == PE_CLOSED) {
 		j->nclosed++;
-	else
+	} else {
 		j->ninconc++;
-	if (j->left == 0 || (r == PE_OPEN && (j->flags & PE_F_STOP_ON_OPEN))) {
+	}
+	run_release(t);
+	if (j->left == 0 || (kind == PE_OPEN && (j->flags & PE_F_STOP_ON_OPEN))) {
 		job_done(j, NULL);
 		admit(e);
 		return;
@@ -351,10 +438,10 @@ test_finish(struct test *t, enum pe_result_kind r, const char *reason)
 static void
 proved_hook(void *owner, const char *egress)
 {
-	struct test *t = owner;
+	struct run *r = owner;
 
-	snprintf(t->egress, sizeof(t->egress), "%s", egress);
-	test_finish(t, PE_OPEN, "proved");
+	snprintf(r->egress, sizeof(r->egress), "%s", egress);
+	test_finish(r->t, PE_OPEN, "proved");
 }
 
 /* connections being closed politely; the engine frees what is left at stop */
@@ -391,20 +478,20 @@ closer_event(struct bufferevent *bev, short what, void *arg)
  * then we wait for the server to close, at most 2 s; the test no longer
  * owns the connection */
 static void
-polite_close(struct test *t)
+polite_close(struct run *r)
 {
 	struct timeval tv = { 2, 0 };
-	struct bufferevent *bev = t->bev;
+	struct bufferevent *bev = r->bev;
 	struct closer *c;
 
 	if (bev == NULL)
 		return;
-	t->bev = NULL;
+	r->bev = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		bufferevent_free(bev);
 		return;
 	}
-	c->e = t->job->e;
+	c->e = r->t->job->e;
 	c->bev = bev;
 	TAILQ_INSERT_TAIL(&c->e->closers, c, link);
 	bufferevent_setcb(bev, closer_read, NULL, closer_event, c);
@@ -414,19 +501,20 @@ polite_close(struct test *t)
 
 /* the tunnel is claimed: proof.c leads the conversation, line by line */
 static void
-tunnel_read(struct test *t, struct evbuffer *in, struct evbuffer *out)
+tunnel_read(struct run *r, struct evbuffer *in, struct evbuffer *out)
 {
+	struct test *t = r->t;
 	char *line;
 	size_t n;
 
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
-		enum pe_tstep r = pe_tunnel_line(&t->tn, &t->ps, line, n, out);
+		enum pe_tstep st = pe_tunnel_line(&r->tn, &r->ps, line, n, out);
 		free(line);
-		switch (r) {
+		switch (st) {
 		case PE_T_MORE:
 			continue;
 		case PE_T_OPEN_QUIT:
-			polite_close(t);
+			polite_close(r);
 			/* FALLTHROUGH */
 		case PE_T_OPEN:
 			test_finish(t, PE_OPEN, NULL);
@@ -440,22 +528,26 @@ tunnel_read(struct test *t, struct evbuffer *in, struct evbuffer *out)
 		}
 	}
 	if (evbuffer_get_length(in) > 1024) {
-		pe_set_reason(&t->ps, "foreign-peer", evbuffer_pullup(in, 64), 64);
+		pe_set_reason(&r->ps, "foreign-peer", evbuffer_pullup(in, 64), 64);
 		test_finish(t, PE_CLOSED, NULL);
+		return;
 	}
+	if (r->tn.kind == PE_TARGET_MTA && r->tn.nonce_sent && !r->mta_waiting)
+		mwait_add(r);
 }
 
 /* set up the tunnel conversation when the protocol claims a tunnel */
 static void
-tunnel_begin(struct test *t)
+tunnel_begin(struct run *r)
 {
+	struct test *t = r->t;
 	struct pe_engine *e = t->job->e;
-	struct pe_tunnel *tn = &t->tn;
+	struct pe_tunnel *tn = &r->tn;
 
 	memset(tn, 0, sizeof(*tn));
 	tn->kind = (int)e->opt.target_kind;
 	tn->banner = e->opt.banner;
-	tn->nonce = t->nonce;
+	tn->nonce = r->nonce;
 	tn->proof = e->proof;
 	if (e->opt.target_kind == PE_TARGET_BANNER && e->opt.mail_rcpt[0] != '\0') {
 		char a[PE_ADDRSTR_MAX];
@@ -464,43 +556,43 @@ tunnel_begin(struct test *t)
 		tn->mail.rcpt = e->opt.mail_rcpt;
 		tn->mail.tag = e->opt.mail_tag;
 		tn->mail.agent = e->opt.mail_agent;
-		tn->mail.nonce = t->nonce;
+		tn->mail.nonce = r->nonce;
 		snprintf(tn->mail.spec, sizeof(tn->mail.spec),
 		    t->job->addr.ss_family == AF_INET6 ? "[%s]:%u/%s" : "%s:%u/%s",
-		    a, t->port, t->proto->name);
+		    a, t->port, result_name(t));
 	}
 }
 
 /* the answer to a request that carried the nonce (POST) proves nothing:
  * keep the nonce registered a moment for the canary, then give up */
 static void
-linger(struct test *t)
+linger(struct run *r)
 {
-	double left = t->started + t->job->tm.timeout - now_mono();
+	double left = r->started + r->t->job->tm.timeout - now_mono();
 	struct timeval tv = tv_of(left < 2.0 ? left : 2.0);
 
-	t->lingering = 1;
-	if (t->bev != NULL) {
-		bufferevent_free(t->bev);
-		t->bev = NULL;
+	r->lingering = 1;
+	if (r->bev != NULL) {
+		bufferevent_free(r->bev);
+		r->bev = NULL;
 	}
-	evtimer_add(t->timer, &tv);
+	evtimer_add(&r->timer, &tv);
 }
 
 /* after every protocol call: its timer wish, its separate write, its step */
 static void
-apply_step(struct test *t, enum pe_step st)
+apply_step(struct run *r, enum pe_step st)
 {
-	struct evbuffer *in, *out;
+	struct test *t = r->t;
 
-	if (t->ps.timer != 0 && t->ptimer != NULL) {
-		if (t->ps.timer > 0) {
-			struct timeval tv = tv_of(t->ps.timer);
-			evtimer_add(t->ptimer, &tv);
+	if (r->ps.timer != 0) {
+		if (r->ps.timer > 0) {
+			struct timeval tv = tv_of(r->ps.timer);
+			evtimer_add(&r->ptimer, &tv);
 		} else {
-			evtimer_del(t->ptimer);
+			evtimer_del(&r->ptimer);
 		}
-		t->ps.timer = 0;
+		r->ps.timer = 0;
 	}
 	switch (st) {
 	case PE_STEP_MORE:
@@ -512,93 +604,97 @@ apply_step(struct test *t, enum pe_step st)
 		test_finish(t, PE_INCONCLUSIVE, NULL);
 		return;
 	case PE_STEP_WAIT_PROOF:
-		linger(t);
+		linger(r);
 		return;
 	case PE_STEP_TUNNEL:
 		break;
 	}
-	evtimer_del(t->ptimer);
-	t->tunnel = 1;
-	tunnel_begin(t);
-	in = bufferevent_get_input(t->bev);
-	out = bufferevent_get_output(t->bev);
-	pe_tunnel_start(&t->tn, &t->ps, out);
-	tunnel_read(t, in, out);
+	evtimer_del(&r->ptimer);
+	r->tunnel = 1;
+	tunnel_begin(r);
+	pe_tunnel_start(&r->tn, &r->ps, bufferevent_get_output(r->bev));
+	tunnel_read(r, bufferevent_get_input(r->bev), bufferevent_get_output(r->bev));
 }
 
 static void
 test_read(struct bufferevent *bev, void *arg)
 {
-	struct test *t = arg;
+	struct run *r = arg;
+	struct test *t = r->t;
 	struct pe_engine *e = t->job->e;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *out = bufferevent_get_output(bev);
 	size_t len = evbuffer_get_length(in);
 
-	t->nread += len;
-	if (t->nread > e->opt.read_cap) {
-		test_finish(t, PE_INCONCLUSIVE, "read-cap");
-		return;
-	}
-	if (t->tunnel)
-		tunnel_read(t, in, out);
+	/* count each byte once: what is new since the last call */
+	r->nread += len - r->kept;
+	if (r->tunnel)
+		tunnel_read(r, in, out);
 	else
-		apply_step(t, t->proto->on_read(&t->ps, in, out));
+		apply_step(r, t->proto->on_read(&r->ps, in, out));
+	if (t->st != T_RUNNING || t->r != r || r->bev != bev)
+		return;		/* finished (r may be gone), or lingering */
+	r->kept = evbuffer_get_length(in);
+	/* a peer that talks on without proving anything is no proxy of ours */
+	if (r->nread > e->opt.read_cap)
+		test_finish(t, PE_CLOSED, "read-cap");
 }
 
 /* output drained: the protocol's separate write, if it asked for one */
 static void
 test_write(struct bufferevent *bev, void *arg)
 {
-	struct test *t = arg;
+	struct run *r = arg;
 
-	if (t->ps.later_len > 0) {
-		evbuffer_add(bufferevent_get_output(bev), t->ps.later, t->ps.later_len);
-		t->ps.later_len = 0;
+	if (r->ps.later_len > 0) {
+		evbuffer_add(bufferevent_get_output(bev), r->ps.later, r->ps.later_len);
+		r->ps.later_len = 0;
 	}
 }
 
 static void
 ptimer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct test *t = arg;
+	struct run *r = arg;
+	struct test *t = r->t;
 
 	(void)fd;
 	(void)what;
-	if (t->st != T_RUNNING || t->tunnel || t->bev == NULL || t->proto->on_timer == NULL)
+	if (t == NULL || t->st != T_RUNNING || r->tunnel || r->bev == NULL || t->proto->on_timer == NULL)
 		return;
-	apply_step(t, t->proto->on_timer(&t->ps, bufferevent_get_output(t->bev)));
+	apply_step(r, t->proto->on_timer(&r->ps, bufferevent_get_output(r->bev)));
 }
 
 static void test_event(struct bufferevent *, short, void *);
 
 /* the proxy port is reached (and, for TLS, the handshake done): speak */
 static void
-test_speak(struct test *t)
+test_speak(struct run *r)
 {
 	struct timeval tv;
 
-	t->proto->start(&t->ps, bufferevent_get_output(t->bev));
-	tv = tv_of(t->started + t->job->tm.timeout - now_mono());
-	evtimer_add(t->timer, &tv);
-	bufferevent_enable(t->bev, EV_READ | EV_WRITE);
-	apply_step(t, PE_STEP_MORE);
+	r->t->proto->start(&r->ps, bufferevent_get_output(r->bev));
+	tv = tv_of(r->started + r->t->job->tm.timeout - now_mono());
+	evtimer_add(&r->timer, &tv);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	apply_step(r, PE_STEP_MORE);
 }
 
 static void
 test_event(struct bufferevent *bev, short what, void *arg)
 {
-	struct test *t = arg;
+	struct run *r = arg;
+	struct test *t = r->t;
 	int err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
-		if (t->connected) {		/* TLS handshake finished */
-			test_speak(t);
+		if (r->connected) {		/* TLS handshake finished */
+			test_speak(r);
 			return;
 		}
 		int one = 1;
 		evutil_socket_t fd = bufferevent_getfd(bev);
-		t->connected = 1;
+		r->connected = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 #ifdef HAVE_LIBEVENT_OPENSSL
 		if (t->proto->flags & PE_PROTO_TLS) {
@@ -613,16 +709,16 @@ test_event(struct bufferevent *bev, short what, void *arg)
 				test_finish(t, PE_INCONCLUSIVE, "no-tls");
 				return;
 			}
-			t->bev = f;	/* owns the socket bufferevent now */
-			bufferevent_setcb(f, test_read, test_write, test_event, t);
+			r->bev = f;	/* owns the socket bufferevent now */
+			bufferevent_setcb(f, test_read, test_write, test_event, r);
 			bufferevent_enable(f, EV_READ | EV_WRITE);
 			return;
 		}
 #endif
-		test_speak(t);
+		test_speak(r);
 		return;
 	}
-	if (!t->connected) {
+	if (!r->connected) {
 		switch (err) {
 		case ECONNREFUSED:
 			test_finish(t, PE_CLOSED, "refused");
@@ -633,21 +729,21 @@ test_event(struct bufferevent *bev, short what, void *arg)
 			test_finish(t, PE_CLOSED, "unreachable");
 			break;
 		default:
-			pe_set_reason(&t->ps, "connect-error", strerror(err), strlen(strerror(err)));
+			pe_set_reason(&r->ps, "connect-error", strerror(err), strlen(strerror(err)));
 			test_finish(t, PE_INCONCLUSIVE, NULL);
 			break;
 		}
 		return;
 	}
-	if ((t->proto->flags & PE_PROTO_TLS) && t->nread == 0 && !t->tunnel &&
-	    t->ps.reason[0] == '\0')
+	if ((t->proto->flags & PE_PROTO_TLS) && r->nread == 0 && !r->tunnel &&
+	    r->ps.reason[0] == '\0')
 		test_finish(t, PE_CLOSED, "tls-failed");	/* not a TLS port */
-	else if (t->nread == 0 && !t->tunnel)
+	else if (r->nread == 0 && !r->tunnel)
 		test_finish(t, PE_CLOSED, "hung-up");
-	else if (!t->tunnel && t->proto->on_timer != NULL && t->ps.reason[0] != '\0')
+	else if (!r->tunnel && t->proto->on_timer != NULL && r->ps.reason[0] != '\0')
 		test_finish(t, PE_CLOSED, NULL);	/* a gateway that said no and left */
 	else if (what & BEV_EVENT_EOF)
-		test_finish(t, PE_INCONCLUSIVE, t->tunnel ? "tunnel-eof" : "eof");
+		test_finish(t, PE_INCONCLUSIVE, r->tunnel ? "tunnel-eof" : "eof");
 	else
 		test_finish(t, PE_INCONCLUSIVE, "reset");
 }
@@ -655,41 +751,37 @@ test_event(struct bufferevent *bev, short what, void *arg)
 static void
 test_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct test *t = arg;
+	struct run *r = arg;
+	struct test *t = r->t;
 
 	(void)fd;
 	(void)what;
-	if (t->st == T_BACKOFF) {
-		t->st = T_WAITING;
-		job_pump(t->job);
+	if (t == NULL || t->st != T_RUNNING)
 		return;
-	}
-	if (t->st != T_RUNNING)
-		return;
-	if (t->lingering) {
-		if (t->ps.reason[0] == '\0')
-			snprintf(t->ps.reason, sizeof(t->ps.reason), "no-proof");
+	if (r->lingering) {
+		if (r->ps.reason[0] == '\0')
+			snprintf(r->ps.reason, sizeof(r->ps.reason), "no-proof");
 		test_finish(t, PE_CLOSED, NULL);
 		return;
 	}
-	if (t->fail != NULL)
-		test_finish(t, t->fail_kind, t->fail);
-	else if (!t->connected)
+	if (r->fail != NULL)
+		test_finish(t, r->fail_kind, r->fail);
+	else if (!r->connected)
 		test_finish(t, PE_CLOSED, "filtered");
 	else
-		test_finish(t, PE_INCONCLUSIVE, t->tunnel ? "tunnel-timeout" : "timeout");
+		test_finish(t, PE_INCONCLUSIVE, r->tunnel ? "tunnel-timeout" : "timeout");
 }
 
 /* report a failure found inside test_start from the event loop, so that
  * job_pump never sees its job freed under it */
 static void
-test_fail_soon(struct test *t, enum pe_result_kind kind, const char *reason)
+test_fail_soon(struct run *r, enum pe_result_kind kind, const char *reason)
 {
 	struct timeval tv = { 0, 0 };
 
-	t->fail = reason;
-	t->fail_kind = kind;
-	evtimer_add(t->timer, &tv);
+	r->fail = reason;
+	r->fail_kind = kind;
+	evtimer_add(&r->timer, &tv);
 }
 
 static void
@@ -698,63 +790,132 @@ test_start(struct test *t)
 	struct job *j = t->job;
 	struct pe_engine *e = j->e;
 	struct sockaddr_storage ss = j->addr;
+	struct run *r = SLIST_FIRST(&j->free_runs);
+	struct event tm, ptm;
 	struct timeval tv;
 
+	/* a free slot exists: running < reserved */
+	SLIST_REMOVE_HEAD(&j->free_runs, free);
+	tm = r->timer;
+	ptm = r->ptimer;
+	memset(r, 0, sizeof(*r));	/* fresh state, the slot's timers */
+	r->timer = tm;
+	r->ptimer = ptm;
+	r->t = t;
+	t->r = r;
 	t->st = T_RUNNING;
 	t->attempt++;
-	t->connected = t->tunnel = 0;
-	memset(&t->tn, 0, sizeof(t->tn));
-	t->nread = 0;
-	t->lingering = 0;
-	t->fail = NULL;
-	t->egress[0] = '\0';
-	memset(&t->ps, 0, sizeof(t->ps));
-	t->ps.target = (const struct sockaddr *)&e->opt.canary_target;
-	t->ps.banner = e->opt.banner;
-	t->ps.kind = (int)e->opt.target_kind;
-	t->ps.nonce = t->nonce;
-	t->started = now_mono();
+	r->ps.target = (const struct sockaddr *)&e->opt.canary_target;
+	r->ps.banner = e->opt.banner;
+	r->ps.kind = (int)e->opt.target_kind;
+	r->ps.nonce = r->nonce;
+	r->started = now_mono();
 	j->running++;
-	if (pe_nonce_issue(e->proof, t, t->nonce) < 0) {
-		test_fail_soon(t, PE_INCONCLUSIVE, "no-nonce");
+	if (pe_nonce_issue(e->proof, r, r->nonce) < 0) {
+		test_fail_soon(r, PE_INCONCLUSIVE, "no-nonce");
 		return;
 	}
-	t->have_nonce = 1;
+	r->have_nonce = 1;
 	if (ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = htons(t->port);
 	else
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(t->port);
 	if ((t->proto->flags & PE_PROTO_V4_ONLY) &&
 	    e->opt.canary_target.ss_family != AF_INET) {
-		test_fail_soon(t, PE_CLOSED, "no-ipv4-target");
+		test_fail_soon(r, PE_CLOSED, "no-ipv4-target");
 		return;
 	}
-	t->bev = bufferevent_socket_new(e->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (t->bev == NULL) {
-		test_fail_soon(t, PE_INCONCLUSIVE, "no-socket");
+	r->bev = bufferevent_socket_new(e->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (r->bev == NULL) {
+		test_fail_soon(r, PE_INCONCLUSIVE, "no-socket");
 		return;
 	}
-	bufferevent_setcb(t->bev, test_read, test_write, test_event, t);
+	bufferevent_setcb(r->bev, test_read, test_write, test_event, r);
 	tv = tv_of(j->tm.connect_timeout < j->tm.timeout ? j->tm.connect_timeout : j->tm.timeout);
-	evtimer_add(t->timer, &tv);
-	if (bufferevent_socket_connect(t->bev, (struct sockaddr *)&ss, (int)j->alen) < 0) {
+	evtimer_add(&r->timer, &tv);
+	if (bufferevent_socket_connect(r->bev, (struct sockaddr *)&ss, (int)j->alen) < 0) {
 		int err = EVUTIL_SOCKET_ERROR();
 		/* bufferevent_socket_connect freed the socket but not the bev */
-		test_fail_soon(t, PE_INCONCLUSIVE,
+		test_fail_soon(r, PE_INCONCLUSIVE,
 		    (err == EMFILE || err == ENFILE) ? "emfile" : "connect-failed");
 	}
 }
 
-/* start waiting tests while the job's reservation allows */
+/* start waiting tests while the job's reservation allows: retries first,
+ * then the next test never started; O(1) per started test */
 static void
 job_pump(struct job *j)
 {
-	for (size_t i = 0; i < j->ntests && j->running < j->reserved && !j->ending; i++)
-		if (j->tests[i].st == T_WAITING)
-			test_start(&j->tests[i]);
+	struct test *t;
+
+	while (j->running < j->reserved && !j->ending) {
+		if ((t = STAILQ_FIRST(&j->ready)) != NULL)
+			STAILQ_REMOVE_HEAD(&j->ready, link);
+		else if (j->cursor < j->ntests)
+			t = &j->tests[j->cursor++];
+		else
+			break;
+		test_start(t);
+	}
+}
+
+/* back-offs over: to the ready list; the timer follows the earliest left */
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job *j = arg;
+	double now = now_mono(), next = 0;
+	struct test *t;
+
+	(void)fd;
+	(void)what;
+	for (int k = 0; k < PE_MAX_RETRIES; k++) {
+		while ((t = STAILQ_FIRST(&j->backing[k])) != NULL && t->due <= now + 0.001) {
+			STAILQ_REMOVE_HEAD(&j->backing[k], link);
+			t->st = T_WAITING;
+			j->backoff--;
+			STAILQ_INSERT_TAIL(&j->ready, t, link);
+		}
+		if (t != NULL && (next == 0 || t->due < next))
+			next = t->due;
+	}
+	if (next > 0) {
+		struct timeval tv = tv_of(next - now);
+		evtimer_add(&j->retry_ev, &tv);
+	}
+	job_pump(j);
 }
 
 /* ---- admission and the queue -------------------------------------------- */
+
+/* the job's run slots and timers; -1 when out of memory */
+static int
+job_setup(struct pe_engine *e, struct job *j, int want)
+{
+	if ((j->runs = calloc((size_t)want, sizeof(*j->runs))) == NULL)
+		return -1;
+	SLIST_INIT(&j->free_runs);
+	for (int i = want - 1; i >= 0; i--) {
+		struct run *r = &j->runs[i];
+		evtimer_assign(&r->timer, e->base, test_timer, r);
+		evtimer_assign(&r->ptimer, e->base, ptimer_cb, r);
+		SLIST_INSERT_HEAD(&j->free_runs, r, free);
+	}
+	STAILQ_INIT(&j->ready);
+	for (int k = 0; k < PE_MAX_RETRIES; k++)
+		STAILQ_INIT(&j->backing[k]);
+	evtimer_assign(&j->retry_ev, e->base, retry_cb, j);
+	return 0;
+}
+
+static int
+reservation(const struct pe_engine *e, size_t ntests)
+{
+	int want = ntests < (size_t)e->opt.max_per_client ? (int)ntests : e->opt.max_per_client;
+	if (want > e->opt.max_inflight)
+		want = e->opt.max_inflight;
+	return want < 1 ? 1 : want;
+}
 
 static void
 admit(struct pe_engine *e)
@@ -762,30 +923,30 @@ admit(struct pe_engine *e)
 	struct job *j;
 
 	while ((j = TAILQ_FIRST(&e->waiting)) != NULL) {
-		int want = (int)j->ntests < e->opt.max_per_client ?
-		    (int)j->ntests : e->opt.max_per_client;
-		if (want > e->opt.max_inflight)
-			want = e->opt.max_inflight;
-		if (want < 1)
-			want = 1;
+		int want = reservation(e, j->ntests);
 		if (e->inflight + want > e->opt.max_inflight)
 			break;
 		TAILQ_REMOVE(&e->waiting, j, link);
 		e->nwaiting--;
 		e->inflight += want;
 		j->reserved = want;
+		j->admitted = now_mono();
 		TAILQ_INSERT_TAIL(&e->active, j, link);
 		ST_ADD(e, admitted, 1);
-		if (e->inflight > e->st.inflight_max)
-			__atomic_store_n(&e->st.inflight_max, e->inflight, __ATOMIC_RELAXED);
-		__atomic_store_n(&e->st.inflight, e->inflight, __ATOMIC_RELAXED);
+		if (e->inflight > __atomic_load_n(&e->st.inflight_max, __ATOMIC_RELAXED))
+			ST_SET(e, inflight_max, e->inflight);
+		ST_SET(e, inflight, e->inflight);
 		if (j->ntests == 0) {
 			job_done(j, NULL);
 			continue;
 		}
+		if (job_setup(e, j, want) < 0) {
+			job_done(j, "no-memory");
+			continue;
+		}
 		job_pump(j);
 	}
-	__atomic_store_n(&e->st.queued, e->nwaiting, __ATOMIC_RELAXED);
+	ST_SET(e, queued, e->nwaiting);
 }
 
 static void
@@ -794,35 +955,34 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	struct pe_engine *e = arg;
 	struct jobq in;
 	struct job *j;
-	int stopping;
+	struct confirm *cf, *next;
+	int stop;
 
 	(void)fd;
 	(void)what;
-	struct confirm *cf, *next;
-
 	TAILQ_INIT(&in);
 	pthread_mutex_lock(&e->mu);
 	TAILQ_CONCAT(&in, &e->incoming, link);
 	cf = e->confirms;
 	e->confirms = NULL;
-	stopping = e->stopping;
+	stop = e->stopping;
 	pthread_mutex_unlock(&e->mu);
 	for (; cf != NULL; cf = next) {
-		struct test *t = pe_nonce_owner(e->proof, cf->nonce);
+		struct run *r = pe_nonce_owner(e->proof, cf->nonce);
 		next = cf->next;
-		if (t != NULL && t->st == T_RUNNING) {
-			snprintf(t->egress, sizeof(t->egress), "%s", cf->egress);
-			if (t->bev != NULL && t->tn.greeted) {
-				evbuffer_add_printf(bufferevent_get_output(t->bev), "QUIT\r\n");
-				polite_close(t);
+		if (r != NULL && r->t->st == T_RUNNING) {
+			snprintf(r->egress, sizeof(r->egress), "%s", cf->egress);
+			if (r->bev != NULL && r->tn.greeted) {
+				evbuffer_add_printf(bufferevent_get_output(r->bev), "QUIT\r\n");
+				polite_close(r);
 			}
-			test_finish(t, PE_OPEN, "confirmed");
+			test_finish(r->t, PE_OPEN, "confirmed");
 		}
 		free(cf);
 	}
 	while ((j = TAILQ_FIRST(&in)) != NULL) {
 		TAILQ_REMOVE(&in, j, link);
-		if (stopping) {
+		if (stop) {
 			job_done(j, "shutdown");
 		} else if (e->nwaiting >= e->opt.max_queue) {
 			ST_ADD(e, overload, 1);
@@ -832,7 +992,7 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 			e->nwaiting++;
 		}
 	}
-	if (stopping) {
+	if (stop) {
 		event_base_loopbreak(e->base);
 		return;
 	}
@@ -905,6 +1065,8 @@ pe_create(const struct pe_options *opt, pe_result_fn on_result, pe_done_fn on_do
 	TAILQ_INIT(&e->waiting);
 	TAILQ_INIT(&e->active);
 	TAILQ_INIT(&e->closers);
+	for (int i = 0; i < MWAIT_BUCKETS; i++)
+		LIST_INIT(&e->mwait[i]);
 	if ((e->base = event_base_new()) == NULL ||
 	    (e->wake = event_new(e->base, -1, 0, wake_cb, e)) == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
@@ -965,38 +1127,19 @@ pe_submit(struct pe_engine *e, const struct sockaddr *sa, socklen_t salen,
 	j->tm = *tm;
 	if (j->tm.retries < 0)
 		j->tm.retries = 0;
+	if (j->tm.retries > PE_MAX_RETRIES)
+		j->tm.retries = PE_MAX_RETRIES;
 	j->flags = flags;
 	j->arg = arg;
-	j->opened = -1;
 	j->submitted = now_mono();
 	for (size_t i = 0; i < ntests; i++) {
-		struct test *t = &j->tests[i];
-		t->job = j;
-		t->proto = tests[i].proto;
-		t->port = tests[i].port;
-		t->timer = evtimer_new(e->base, test_timer, t);
-		t->ptimer = evtimer_new(e->base, ptimer_cb, t);
-		if (t->timer == NULL || t->ptimer == NULL) {
-			if (t->timer != NULL)
-				event_free(t->timer);
-			if (t->ptimer != NULL)
-				event_free(t->ptimer);
-			for (size_t k = 0; k < i; k++) {
-				event_free(j->tests[k].timer);
-				event_free(j->tests[k].ptimer);
-			}
-			free(j->tests);
-			free(j);
-			return -1;
-		}
+		j->tests[i].job = j;
+		j->tests[i].proto = tests[i].proto;
+		j->tests[i].port = tests[i].port;
 	}
 	pthread_mutex_lock(&e->mu);
 	if (e->stopping) {
 		pthread_mutex_unlock(&e->mu);
-		for (size_t k = 0; k < ntests; k++) {
-			event_free(j->tests[k].timer);
-			event_free(j->tests[k].ptimer);
-		}
 		free(j->tests);
 		free(j);
 		errno = ESHUTDOWN;
@@ -1009,29 +1152,80 @@ pe_submit(struct pe_engine *e, const struct sockaddr *sa, socklen_t salen,
 	return 0;
 }
 
+/*
+ * Target mta: a HELO carries "pxm-<nonce>".  Only a nonce that a running
+ * test has sent to our MTA and that is not confirmed yet counts, once.
+ */
 int
 pe_confirm(struct pe_engine *e, const char *helo, const char *egress)
 {
-	long off = pe_nonce_find(helo, strlen(helo));
-	struct confirm *c;
+	size_t len = strlen(helo), at = 0;
+	struct confirm *c = NULL;
+	long off;
 
-	if (off < 0 || (c = calloc(1, sizeof(*c))) == NULL)
+	while (c == NULL && at < len && (off = pe_nonce_find(helo + at, len - at)) >= 0) {
+		const char *nonce = helo + at + off;
+		struct run *r;
+
+		at += (size_t)off + PE_NONCE_HEX;
+		pthread_mutex_lock(&e->mu);
+		LIST_FOREACH(r, &e->mwait[mwait_bucket(nonce)], mlink)
+			if (!r->confirmed && memcmp(r->nonce, nonce, PE_NONCE_HEX) == 0)
+				break;
+		if (r != NULL && (c = calloc(1, sizeof(*c))) != NULL) {
+			r->confirmed = 1;
+			memcpy(c->nonce, nonce, PE_NONCE_HEX);
+			snprintf(c->egress, sizeof(c->egress), "%s", egress);
+			c->next = e->confirms;
+			e->confirms = c;
+		}
+		pthread_mutex_unlock(&e->mu);
+	}
+	if (c == NULL)
 		return -1;
-	memcpy(c->nonce, helo + off, PE_NONCE_HEX);
-	snprintf(c->egress, sizeof(c->egress), "%s", egress);
-	pthread_mutex_lock(&e->mu);
-	c->next = e->confirms;
-	e->confirms = c;
-	pthread_mutex_unlock(&e->mu);
 	event_active(e->wake, EV_READ, 0);
 	return 0;
+}
+
+double
+pe_backoff(int attempt)
+{
+	return 2.0 * (double)(1 << (attempt - 1));
+}
+
+/*
+ * The longest a request can take once admitted: each of its `want` slots
+ * runs its share of the tests one after the other, every attempt within
+ * the timeout; a retry waits for its back-off first.
+ */
+double
+pe_job_budget(const struct pe_engine *e, size_t ntests, const struct pe_timing *tm)
+{
+	int want = reservation(e, ntests);
+	int retries = tm->retries < 0 ? 0 : tm->retries > PE_MAX_RETRIES ? PE_MAX_RETRIES : tm->retries;
+	double waves = (double)((ntests + (size_t)want - 1) / (size_t)want);
+	double t = waves * (retries + 1) * tm->timeout;
+
+	for (int a = 1; a <= retries; a++)
+		t += pe_backoff(a);
+	return t;
+}
+
+/* ... and with the longest possible wait in the queue before it */
+double
+pe_pending_bound(const struct pe_engine *e, size_t ntests, const struct pe_timing *tm)
+{
+	int slots = e->opt.max_inflight / reservation(e, ntests);
+	double waves = 1.0 + (double)((e->opt.max_queue + slots - 1) / (slots > 0 ? slots : 1));
+
+	return waves * pe_job_budget(e, ntests, tm);
 }
 
 void
 pe_stop(struct pe_engine *e)
 {
 	pthread_mutex_lock(&e->mu);
-	e->stopping = 1;
+	__atomic_store_n(&e->stopping, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&e->mu);
 	if (e->started) {
 		event_active(e->wake, EV_READ, 0);
@@ -1066,7 +1260,10 @@ pe_free(struct pe_engine *e)
 void
 pe_get_stats(struct pe_engine *e, struct pe_stats *s)
 {
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	*s = e->st;
+#define LD(f) s->f = __atomic_load_n(&e->st.f, __ATOMIC_RELAXED)
+	LD(submitted); LD(admitted); LD(finished); LD(overload);
+	LD(tests); LD(open); LD(closed); LD(inconclusive); LD(retried);
+	LD(inflight); LD(inflight_max); LD(queued);
+#undef LD
 	pe_proof_stats(e->proof, &s->canary_conns, &s->canary_proofs, &s->canary_unknown);
 }

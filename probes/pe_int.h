@@ -39,6 +39,9 @@ struct pe_pstate {
 					 * < 0: cancel; read and reset by the engine */
 	char later[8];			/* bytes to send as a separate write once the */
 	size_t later_len;		/* current output has gone out (MikroTik CRLF) */
+	const char *mechanism;		/* what the peer turned out to be, when the
+					 * protocol can tell (telnet: "wingate",
+					 * "cisco", "telnet"); results go by it */
 	char reason[32];		/* short word for the log: http-403, socks5-rep-02 */
 	char detail[PE_DETAIL_MAX];	/* printable excerpt of the reply */
 	char text[512];			/* protocol scratch (telnet: the prompt so far) */
@@ -143,5 +146,8 @@ void pe_proof_stats(const struct pe_proof *, uint64_t *conns, uint64_t *proofs,
     uint64_t *unknown);
 /* the owner of a registered nonce, or NULL */
 void *pe_nonce_owner(struct pe_proof *, const char *hex);
+/* the canary's input, no socket: 1 nonce found (hex, PE_NONCE_HEX + 1 bytes),
+ * 0 read more (a tail is kept), -1 too much without one (close) */
+int pe_canary_scan(struct evbuffer *in, size_t *seen, char *hex);
 
 #endif

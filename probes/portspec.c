@@ -14,7 +14,7 @@
 #include <string.h>
 #include "pe_int.h"
 
-#define MAX_TESTS 200000	/* 65535 ports x every protocol fits */
+#define MAX_TESTS (65535 * 16)	/* every port x every protocol the bitmap holds */
 
 static const char *const tag_basic[] = {
 	"80", "80/http-post", "3128", "8080", "8080/http-post", "8081",

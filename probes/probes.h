@@ -70,6 +70,7 @@ struct pe_summary {
 	const char *reason;		/* for error: overload, shutdown, inconclusive */
 	int tests, open, closed, inconclusive;
 	double elapsed;			/* seconds since submission */
+	double queued;			/* ... of which waiting for admission */
 };
 
 typedef void (*pe_result_fn)(const struct pe_result *, void *arg);
@@ -110,10 +111,12 @@ struct pe_options {
 };
 
 /* Per-request timing; may differ between requests (config reload). */
+#define PE_MAX_RETRIES 5
 struct pe_timing {
 	double connect_timeout;		/* seconds to TCP connect */
 	double timeout;			/* seconds for the whole test attempt */
-	int retries;			/* extra attempts for inconclusive tests */
+	int retries;			/* extra attempts for inconclusive tests
+					 * (at most PE_MAX_RETRIES) */
 };
 
 #define PE_F_STOP_ON_OPEN 0x01		/* cancel the rest at the first open test */
@@ -134,10 +137,21 @@ int pe_submit(struct pe_engine *, const struct sockaddr *, socklen_t,
     const struct pe_test *, size_t ntests, const struct pe_timing *,
     unsigned flags, void *arg);
 /*
- * PE_TARGET_MTA: the MTA side saw EHLO pxm-<nonce> from egress; prove the test
- * that owns the nonce.  Thread-safe; 0 when the nonce looks like ours.
+ * PE_TARGET_MTA: the MTA side saw a HELO with "pxm-<nonce>" from egress.
+ * Thread-safe and quick (a lookup under a mutex).  0 when the nonce is one
+ * a running test sent to our MTA and that was not confirmed before: that
+ * test is then proved (in the engine thread).  -1 otherwise: the HELO is
+ * just a HELO.
  */
 int pe_confirm(struct pe_engine *, const char *helo, const char *egress);
+
+/* back-off before attempt+1 (2 s, 4 s, ...) */
+double pe_backoff(int attempt);
+/* the longest a request of ntests can take once admitted (its schedule:
+ * waves of max_per_client tests, every attempt, the back-offs) */
+double pe_job_budget(const struct pe_engine *, size_t ntests, const struct pe_timing *);
+/* ... plus the longest wait in a full queue: a bound for "in flight" */
+double pe_pending_bound(const struct pe_engine *, size_t ntests, const struct pe_timing *);
 /* find "pxm-<32 hex>" in buf; returns the offset of the hex digits or -1 */
 long pe_nonce_find(const char *buf, size_t len);
 

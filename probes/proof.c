@@ -188,29 +188,52 @@ canary_drained(struct bufferevent *bev, void *arg)
 		canary_close(cc);
 }
 
+/*
+ * What the canary does with its input, without the socket: look for
+ * "pxm-<nonce>" in what has arrived, keeping a 64-byte tail across reads
+ * (it may hold the start of a split token).  1: found, hex holds the nonce
+ * (PE_NONCE_HEX + 1 bytes) and the input is drained; 0: read more; -1: more
+ * than CANARY_READ_CAP seen without a token (close).
+ */
+int
+pe_canary_scan(struct evbuffer *in, size_t *seen, char *hex)
+{
+	size_t len = evbuffer_get_length(in);
+	const char *data = (const char *)evbuffer_pullup(in, -1);
+	long off = data != NULL ? pe_nonce_find(data, len) : -1;
+
+	if (off >= 0) {
+		memcpy(hex, data + off, PE_NONCE_HEX);
+		hex[PE_NONCE_HEX] = '\0';
+		evbuffer_drain(in, len);
+		return 1;
+	}
+	/* keep a tail that may hold the start of a split token */
+	*seen += len;
+	if (*seen > CANARY_READ_CAP)
+		return -1;
+	if (len > 64)
+		evbuffer_drain(in, len - 64);
+	return 0;
+}
+
 static void
 canary_read(struct bufferevent *bev, void *arg)
 {
 	struct canary_conn *cc = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t len;
-	const char *data;
-	long off;
+	char hex[PE_NONCE_HEX + 1];
+	int r;
 
 	if (cc->done) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	len = evbuffer_get_length(in);
-	data = (const char *)evbuffer_pullup(in, -1);
-	off = data != NULL ? pe_nonce_find(data, len) : -1;
-	if (off >= 0) {
-		char hex[PE_NONCE_HEX + 1], mac[PE_MAC_HEX + 1];
+	r = pe_canary_scan(in, &cc->seen, hex);
+	if (r > 0) {
+		char mac[PE_MAC_HEX + 1];
 		struct nonce_ent **pp;
 
-		memcpy(hex, data + off, PE_NONCE_HEX);
-		hex[PE_NONCE_HEX] = '\0';
-		evbuffer_drain(in, len);
 		cc->done = 1;
 		pp = nonce_slot(cc->pf, hex);
 		if (pp == NULL) {
@@ -229,14 +252,8 @@ canary_read(struct bufferevent *bev, void *arg)
 		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		return;
 	}
-	/* keep a tail that may hold the start of a split token */
-	cc->seen += len;
-	if (cc->seen > CANARY_READ_CAP) {
+	if (r < 0)
 		canary_close(cc);
-		return;
-	}
-	if (len > 64)
-		evbuffer_drain(in, len - 64);
 }
 
 static void

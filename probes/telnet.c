@@ -15,6 +15,9 @@
  *   "Password:" alone                           closed (password-required)
  *   nothing recognisable within PROMPT_WAIT     "HOST:PORT" and
  *                      "telnet HOST PORT" both (proxycheck's fall-back)
+ * Results go by the mechanism the prompt revealed, in pxytest's words:
+ * "wingate" (WinGate-style HOST:PORT prompts), "cisco" (the factory
+ * password worked), "telnet" (every other gateway, and the fall-back).
  * After a command, the far end has COMMAND_WAIT seconds to show the target's
  * greeting (the gateway's own chatter may come first); silence or a refusal
  * is closed.  So a silent port never holds a test until the overall
@@ -122,6 +125,9 @@ send_cmd(struct pe_pstate *ps, struct evbuffer *out, const char *style)
 	else
 		evbuffer_add_printf(out, "telnet %s %d\r\n", host, port);
 	snprintf(ps->reason, sizeof(ps->reason), "%s", style);
+	/* pxytest's words for what the prompt revealed */
+	ps->mechanism = strcmp(style, "wingate") == 0 ? "wingate" :
+	    strcmp(style, "cisco") == 0 ? "cisco" : "telnet";
 	ps->state = S_SENT;
 	ps->noisy = 1;
 	ps->tlen = 0;

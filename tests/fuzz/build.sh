@@ -1,0 +1,121 @@
+#!/bin/bash
+# build.sh [OUTDIR] - build the libFuzzer harnesses tests/fuzz/fuzz_*.c with
+# clang (-fsanitize=fuzzer,address,undefined) against the sources directly,
+# into OUTDIR (default build-fuzz/ at the top of the tree), with a config.h
+# of its own.  Objects are rebuilt only when a source or header is newer.
+# Exit 3: clang or its libFuzzer runtime is missing (Debian 12:
+# apt-get install clang-14 libclang-rt-14-dev).
+set -eu
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${1:-$TOP/build-fuzz}
+CC=${FUZZ_CC:-}
+if [ -z "$CC" ]; then
+	for c in clang clang-14 clang-15 clang-16; do
+		command -v "$c" >/dev/null 2>&1 && { CC=$c; break; }
+	done
+fi
+mkdir -p "$OUT/obj"
+OUT=$(cd "$OUT" && pwd)
+
+# clang with libFuzzer?
+probe=$OUT/obj/probe
+printf '#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' >"$probe.c"
+if [ -z "$CC" ] || ! "$CC" -fsanitize=fuzzer,address,undefined "$probe.c" -o "$probe" >"$probe.log" 2>&1; then
+	echo "build.sh: clang with libFuzzer not installed (Debian 12: apt-get install clang-14 libclang-rt-14-dev)" >&2
+	[ -f "$probe.log" ] && sed 's/^/  /' "$probe.log" | head -5 >&2
+	exit 3
+fi
+
+PKGS="libevent libevent_pthreads libevent_openssl libssl libcrypto libconfig"
+PKG_CFLAGS=$(pkg-config --cflags $PKGS)
+PKG_LIBS=$(pkg-config --libs $PKGS)
+
+# what configure would define
+cat >"$OUT/config.h.new" <<'EOF'
+/* config.h for the fuzz harnesses (tests/fuzz/build.sh) */
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE 1
+#endif
+#define HAVE_LIBEVENT_OPENSSL 1
+#define HAVE_SYS_RANDOM_H 1
+#define HAVE_GETRANDOM 1
+#define HAVE_SYSEXITS_H 1
+#define PACKAGE "proxymilter"
+#define PACKAGE_VERSION "fuzz"
+#define SYSCONFDIR "/usr/local/etc"
+EOF
+if cmp -s "$OUT/config.h.new" "$OUT/config.h"; then
+	rm -f "$OUT/config.h.new"
+else
+	mv "$OUT/config.h.new" "$OUT/config.h"
+fi
+
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+CFLAGS="-g -O1 -Wall -Wextra $SAN -pthread -I$OUT -I$TOP -I$TOP/probes -I$TOP/milter $PKG_CFLAGS ${FUZZ_CFLAGS:-}"
+SRCS="$(ls "$TOP"/probes/*.c | grep -v '/cli\.c$') $TOP/milter/cidr.c $TOP/milter/log.c $TOP/milter/config.c"
+HDRS="$OUT/config.h $TOP/probes/*.h $TOP/milter/*.h $TOP/tests/fuzz/*.h"
+
+# newer TARGET FILE... : is any FILE newer than TARGET (or TARGET missing)?
+newer() {
+	local t=$1 f
+	shift
+	[ -e "$t" ] || return 0
+	for f in "$@"; do
+		[ "$f" -nt "$t" ] && return 0
+	done
+	return 1
+}
+
+jobs=$(nproc 2>/dev/null || echo 2)
+running=0
+spawn() {
+	"$@" &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n || fail=1
+		running=$((running - 1))
+	fi
+}
+fail=0
+
+# the project's sources: instrumented for coverage (fuzzer-no-link)
+OBJS=""
+for s in $SRCS; do
+	o=$OUT/obj/$(basename "$(dirname "$s")")_$(basename "$s" .c).o
+	OBJS="$OBJS $o"
+	# shellcheck disable=SC2086
+	if newer "$o" "$s" $HDRS; then
+		echo "  CC $s"
+		spawn $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$s" -o "$o"
+	fi
+done
+while [ "$running" -gt 0 ]; do
+	wait -n || fail=1
+	running=$((running - 1))
+done
+[ "$fail" -eq 0 ] || { echo "build.sh: compiling the sources failed" >&2; exit 1; }
+
+# the harnesses; fuzz_report includes milter/report.c and needs nothing else
+for h in "$TOP"/tests/fuzz/fuzz_*.c; do
+	name=$(basename "$h" .c)
+	bin=$OUT/$name
+	if [ "$name" = fuzz_report ]; then
+		deps="$TOP/milter/report.c"
+		objs=""
+	else
+		deps=$OBJS
+		objs=$OBJS
+	fi
+	# shellcheck disable=SC2086
+	if newer "$bin" "$h" $deps $HDRS; then
+		echo "  CCLD $bin"
+		# shellcheck disable=SC2086
+		spawn $CC $CFLAGS -fsanitize=fuzzer "$h" $objs $PKG_LIBS -o "$bin"
+	fi
+done
+while [ "$running" -gt 0 ]; do
+	wait -n || fail=1
+	running=$((running - 1))
+done
+[ "$fail" -eq 0 ] || { echo "build.sh: linking the harnesses failed" >&2; exit 1; }
+echo "build.sh: harnesses in $OUT"
