@@ -2,9 +2,13 @@
  * verdict.c - the shared verdict table (see verdict.h).
  *
  * A chained hash table plus an LRU list (sys/queue.h), all under one
- * mutex.  Operations are O(1) except eviction of
- * expired entries, which walks from the LRU end and stops at the first
- * live entry it must keep.
+ * mutex; every operation is O(1) (the table doubles its buckets now and
+ * then: amortised O(1)).  A full table drops its least recently used
+ * verdict, expired or not; expired entries also go when they are looked
+ * up.  Pending entries (a probe set in flight) are not in the LRU list
+ * but in a list of their own and are never evicted: dropping one would
+ * start a second probe set for the same address.  Their number is bounded
+ * by the engine's queue, so the table may exceed max_entries by that much.
  */
 #include "config.h"
 #include <errno.h>
@@ -19,7 +23,8 @@
 
 struct ent {
 	struct ent *hnext;
-	TAILQ_ENTRY(ent) lru;		/* head = most recently used */
+	TAILQ_ENTRY(ent) lru;		/* verdicts: head = most recently used;
+					 * pending entries: in t->pend */
 	struct pm_addr a;
 	enum vt_state state;
 	double expires, set_at;
@@ -32,7 +37,7 @@ struct vt {
 	pthread_cond_t cv;
 	struct ent **tab;
 	size_t nbuckets, n, npending, max;
-	TAILQ_HEAD(entq, ent) lru;
+	TAILQ_HEAD(entq, ent) lru, pend;
 	uint64_t hits, misses, joins, evicted, expired;
 };
 
@@ -87,6 +92,7 @@ vt_new(size_t max)
 	pthread_condattr_destroy(&ca);
 	t->max = max < 16 ? 16 : max;
 	TAILQ_INIT(&t->lru);
+	TAILQ_INIT(&t->pend);
 	/* buckets grow with the table up to max; start small */
 	t->nbuckets = 1024;
 	t->tab = calloc(t->nbuckets, sizeof(*t->tab));
@@ -107,6 +113,10 @@ vt_free(struct vt *t)
 		TAILQ_REMOVE(&t->lru, e, lru);
 		free(e);
 	}
+	while ((e = TAILQ_FIRST(&t->pend)) != NULL) {
+		TAILQ_REMOVE(&t->pend, e, lru);
+		free(e);
+	}
 	free(t->tab);
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
@@ -119,6 +129,12 @@ vt_set_max(struct vt *t, size_t max)
 	pthread_mutex_lock(&t->mu);
 	t->max = max < 16 ? 16 : max;
 	pthread_mutex_unlock(&t->mu);
+}
+
+static struct entq *
+list_of(struct vt *t, const struct ent *e)
+{
+	return e->state == VT_PENDING ? &t->pend : &t->lru;
 }
 
 /* e was used: to the front of the LRU list */
@@ -145,7 +161,7 @@ remove_ent(struct vt *t, struct ent *e)
 	struct ent **pp = find_slot(t, &e->a);
 	if (pp != NULL)
 		*pp = e->hnext;
-	TAILQ_REMOVE(&t->lru, e, lru);
+	TAILQ_REMOVE(list_of(t, e), e, lru);
 	if (e->state == VT_PENDING)
 		t->npending--;
 	t->n--;
@@ -173,21 +189,18 @@ rehash(struct vt *t)
 	t->nbuckets = nb;
 }
 
-/* make room for one more: expired entries from the LRU end first, then LRU */
+/* make room for one more: the least recently used verdict goes, O(1) */
 static void
 make_room(struct vt *t, double now)
 {
-	struct ent *e, *p;
-	for (e = TAILQ_LAST(&t->lru, entq); e != NULL && t->n >= t->max; e = p) {
-		p = TAILQ_PREV(e, entq, lru);
-		if (e->expires <= now) {
-			remove_ent(t, e);
-			t->expired++;
-		}
-	}
+	struct ent *e;
+
 	while (t->n >= t->max && (e = TAILQ_LAST(&t->lru, entq)) != NULL) {
+		if (e->expires <= now)
+			t->expired++;
+		else
+			t->evicted++;
 		remove_ent(t, e);
-		t->evicted++;
 	}
 }
 
@@ -256,7 +269,9 @@ vt_claim(struct vt *t, const struct pm_addr *a, double now, double pending_ttl,
 		t->misses++;
 		e = insert(t, a, now);
 		if (e != NULL) {
+			TAILQ_REMOVE(&t->lru, e, lru);
 			e->state = VT_PENDING;
+			TAILQ_INSERT_HEAD(&t->pend, e, lru);
 			e->set_at = now;
 			e->expires = now + pending_ttl;
 			t->npending++;
@@ -286,14 +301,18 @@ vt_complete(struct vt *t, const struct pm_addr *a, enum vt_state st,
 	pp = find_slot(t, a);
 	e = pp != NULL ? *pp : insert(t, a, now);
 	if (e != NULL) {
-		if (e->state == VT_PENDING)
+		if (e->state == VT_PENDING) {	/* from the pending list to the LRU */
 			t->npending--;
+			TAILQ_REMOVE(&t->pend, e, lru);
+			TAILQ_INSERT_HEAD(&t->lru, e, lru);
+		} else {
+			touch(t, e);
+		}
 		e->state = st;
 		e->set_at = now;
 		e->expires = now + ttl;
 		snprintf(e->evidence, sizeof(e->evidence), "%s", evidence ? evidence : "");
 		snprintf(e->egress, sizeof(e->egress), "%s", egress ? egress : "");
-		touch(t, e);
 	}
 	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);

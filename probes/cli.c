@@ -130,12 +130,20 @@ on_done(const struct pe_summary *s, void *arg)
 	    s->closed, s->inconclusive, s->elapsed);
 }
 
-/* numeric or resolved address of a host; -1 if unknown */
+/* numeric ("[v6]" too, as -M takes it) or resolved address of a host;
+ * -1 if unknown */
 static int
 resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints, *ai;
+	char bare[256];
+	size_t n = strlen(host);
 
+	if (n >= 2 && n < sizeof(bare) && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(bare, host + 1, n - 2);
+		bare[n - 2] = '\0';
+		host = bare;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -145,6 +153,24 @@ resolve(const char *host, struct sockaddr_storage *ss, socklen_t *len)
 	*len = ai->ai_addrlen;
 	freeaddrinfo(ai);
 	return 0;
+}
+
+/* a single host's address: not 0.0.0.0/8 or ::, broadcast or multicast */
+static int
+unicast(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_MULTICAST(a))
+			return 0;
+		if (!IN6_IS_ADDR_V4MAPPED(a))
+			return 1;
+		struct sockaddr_in v4 = { .sin_family = AF_INET };
+		memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
+		return unicast((struct sockaddr *)&v4);
+	}
+	uint32_t v = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+	return (v >> 24) != 0 && (v >> 28) != 0xe && v != 0xffffffffu;
 }
 
 /* the local address the kernel would use to reach sa (no packet is sent) */
@@ -242,6 +268,12 @@ main(int argc, char **argv)
 	const char *target_host = argv[optind++];
 	if (resolve(target_host, &host, &hostlen) < 0) {
 		fprintf(stderr, "proxyprobe: unknown host \"%s\"\n", target_host);
+		return EX_NOHOST;
+	}
+	if (!unicast((struct sockaddr *)&host)) {
+		/* 0.0.0.0 would reach this host itself, a multicast address nobody */
+		fprintf(stderr, "proxyprobe: \"%s\" is not a host's address "
+		    "(unspecified, broadcast or multicast)\n", target_host);
 		return EX_NOHOST;
 	}
 	{

@@ -26,9 +26,11 @@ if [ -z "$CC" ] || ! "$CC" -fsanitize=fuzzer,address,undefined "$probe.c" -o "$p
 	exit 3
 fi
 
-PKGS="libevent libevent_pthreads libevent_openssl libssl libcrypto libconfig"
-PKG_CFLAGS=$(pkg-config --cflags $PKGS)
-PKG_LIBS=$(pkg-config --libs $PKGS)
+PKGS=(libevent libevent_pthreads libevent_openssl libssl libcrypto libconfig)
+if ! PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}") || ! PKG_LIBS=$(pkg-config --libs "${PKGS[@]}"); then
+	echo "build.sh: pkg-config does not find ${PKGS[*]} (apt-get install libevent-dev libssl-dev libconfig-dev)" >&2
+	exit 1
+fi
 
 # what configure would define
 cat >"$OUT/config.h.new" <<'EOF'
@@ -52,8 +54,13 @@ fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -Wall -Wextra $SAN -pthread -I$OUT -I$TOP -I$TOP/probes -I$TOP/milter $PKG_CFLAGS ${FUZZ_CFLAGS:-}"
-SRCS="$(ls "$TOP"/probes/*.c | grep -v '/cli\.c$') $TOP/milter/cidr.c $TOP/milter/log.c $TOP/milter/config.c"
-HDRS="$OUT/config.h $TOP/probes/*.h $TOP/milter/*.h $TOP/tests/fuzz/*.h"
+# the engine library without its CLI, and what milter/config.c needs
+SRCS=()
+for s in "$TOP"/probes/*.c; do
+	[ "$(basename "$s")" = cli.c ] || SRCS+=("$s")
+done
+SRCS+=("$TOP/milter/cidr.c" "$TOP/milter/log.c" "$TOP/milter/config.c")
+HDRS=("$OUT/config.h" "$TOP"/probes/*.h "$TOP"/milter/*.h "$TOP"/tests/fuzz/*.h)
 
 # newer TARGET FILE... : is any FILE newer than TARGET (or TARGET missing)?
 newer() {
@@ -79,14 +86,14 @@ spawn() {
 fail=0
 
 # the project's sources: instrumented for coverage (fuzzer-no-link)
-OBJS=""
-for s in $SRCS; do
+OBJS=()
+for s in "${SRCS[@]}"; do
 	o=$OUT/obj/$(basename "$(dirname "$s")")_$(basename "$s" .c).o
-	OBJS="$OBJS $o"
-	# shellcheck disable=SC2086
-	if newer "$o" "$s" $HDRS; then
+	OBJS+=("$o")
+	if newer "$o" "$s" "${HDRS[@]}"; then
 		echo "  CC $s"
-		spawn $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$s" -o "$o"
+		# shellcheck disable=SC2086
+		spawn "$CC" $CFLAGS -fsanitize=fuzzer-no-link -c "$s" -o "$o"
 	fi
 done
 while [ "$running" -gt 0 ]; do
@@ -100,17 +107,16 @@ for h in "$TOP"/tests/fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
 	bin=$OUT/$name
 	if [ "$name" = fuzz_report ]; then
-		deps="$TOP/milter/report.c"
-		objs=""
+		deps=("$TOP/milter/report.c")
+		objs=()
 	else
-		deps=$OBJS
-		objs=$OBJS
+		deps=("${OBJS[@]}")
+		objs=("${OBJS[@]}")
 	fi
-	# shellcheck disable=SC2086
-	if newer "$bin" "$h" $deps $HDRS; then
+	if newer "$bin" "$h" "${deps[@]}" "${HDRS[@]}"; then
 		echo "  CCLD $bin"
 		# shellcheck disable=SC2086
-		spawn $CC $CFLAGS -fsanitize=fuzzer "$h" $objs $PKG_LIBS -o "$bin"
+		spawn "$CC" $CFLAGS -fsanitize=fuzzer "$h" "${objs[@]}" $PKG_LIBS -o "$bin"
 	fi
 done
 while [ "$running" -gt 0 ]; do

@@ -3,8 +3,9 @@
  * program is one file with main(); its static parse(), account() and
  * read_stream() are reached by including the file with main renamed.  The
  * input is a log, read through read_stream() from an fmemopen() stream,
- * once without and once with a client filter (-c); then every table is
- * sorted as the summary does and freed for the next input.
+ * once without and once with a client filter (-c) into the same tables;
+ * then every table is sorted as the summary does and freed for the next
+ * input.
  */
 #define main report_main
 int report_main(int, char **);
@@ -22,16 +23,20 @@ reset(void)
 {
 	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
 		struct table *t = all[k];
-		struct item **v = sorted(t);
-		size_t n = 0;
+		struct item **v;
+		size_t n = 0, left = t->count;
+
+		if (t->count == 0)
+			continue;	/* the bucket loops are slow under coverage */
+		v = sorted(t);
 		for (; v[n] != NULL; n++)
 			if (v[n + 1] != NULL)
 				FZ_CHECK(by_n0(&v[n], &v[n + 1]) <= 0);
 		FZ_CHECK(n == t->count);
 		free(v);
-		for (int i = 0; i < NBUCKETS; i++) {
+		for (int i = 0; i < NBUCKETS && left > 0; i++) {
 			struct item *it = t->b[i], *next;
-			for (; it != NULL; it = next) {
+			for (; it != NULL; it = next, left--) {
 				next = it->next;
 				free(it->key);
 				free(it);
@@ -59,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(read_stream(f, filters[k]) == 0);
 		fclose(f);
 		FZ_CHECK(lines_bad <= lines_ours && lines_ours <= lines_total);
-		reset();
 	}
+	reset();
 	return 0;
 }

@@ -150,22 +150,47 @@ else
 	fail "group postfix exists (bootstrap.sh --test installs postfix)"
 fi
 
+# the systemd unit: installed by make install, valid, and in the foreground
+# (-f, stderr not a terminal, log_stderr false) nothing is written twice
+B=$(dirname "$(dirname "$PM_BIN")")
+if make -C "$B" install DESTDIR="$T/inst" >"$T/install.log" 2>&1; then
+	unit=$(find "$T/inst" -name proxymilter.service | head -1)
+	[ -n "$unit" ] && grep -q '^ExecStart=.*/proxymilter -f -c ' "$unit" && grep -q '^NoNewPrivileges=yes' "$unit" &&
+		grep -q '^ProtectSystem=strict' "$unit" && pass "make install installs the systemd unit (-f, hardened)" ||
+		fail "systemd unit installed" "$(ls -R "$T/inst" | head -20)"
+	if command -v systemd-analyze >/dev/null && [ -n "$unit" ]; then
+		sbin=$(sed -n 's/^ExecStart=\(.*\)\/proxymilter .*/\1/p' "$unit")
+		sed "s|$sbin/proxymilter|$T/inst$sbin/proxymilter|g" "$unit" >"$T/proxymilter.service"
+		out=$(systemd-analyze verify "$T/proxymilter.service" 2>&1 | grep -v "Command 'man ")
+		[ -z "$out" ] && pass "systemd-analyze verify: the unit is valid" || fail "systemd-analyze verify" "$out"
+	fi
+else
+	fail "make install" "$(tail -5 "$T/install.log")"
+fi
+milter_conf "$T/fg.conf" 18899 12531
+sed -i 's|^log_stderr = true;|log_stderr = false;|' "$T/fg.conf"
+spawn mfg "$T/mfg.stderr" "$PM_BIN" -f -c "$T/fg.conf"
+wait_listen 127.0.0.1 18899 10 && miltertest -D name=x -D sock=inet:18899@127.0.0.1 -D ip=127.0.0.7 -s "$TOP/tests/lua/txn.lua" >/dev/null 2>&1
+stop_name mfg
+[ ! -s "$T/mfg.stderr" ] && pass "-f under a service manager: no copy of the log on stderr" ||
+	fail "-f writes lines to stderr too" "$(head -3 "$T/mfg.stderr")"
+
 # a port in use is a clear start-up error, not a hang
-python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18890)); s.listen(); time.sleep(5)' &
+python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18900)); s.listen(); time.sleep(5)' &
 BUSY=$!
 sleep 0.3
-milter_conf "$T/busy.conf" 18890 12526
+milter_conf "$T/busy.conf" 18900 12526
 timeout 10 "$PM_BIN" -f -c "$T/busy.conf" >"$T/busy.log" 2>&1; rc=$?
 kill $BUSY 2>/dev/null
 [ $rc -eq 69 ] && grep -q 'cannot open milter socket' "$T/busy.log" && pass "busy socket: EX_UNAVAILABLE and a message" ||
 	fail "busy socket" "rc=$rc $(cat "$T/busy.log")"
 # ... and in daemon mode the parent waits, says why on stderr, and fails
-python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18890)); s.listen(); time.sleep(5)' &
+python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18900)); s.listen(); time.sleep(5)' &
 BUSY=$!
 sleep 0.3
 sed -i 's|^log_stderr = true;|log_stderr = false;|' "$T/busy.conf"
 out=$(timeout 10 "$PM_BIN" -c "$T/busy.conf" 2>&1); rc=$?
 kill $BUSY 2>/dev/null
-[ $rc -eq 69 ] && echo "$out" | grep -q 'cannot open milter socket inet:18890@127.0.0.1' &&
+[ $rc -eq 69 ] && echo "$out" | grep -q 'cannot open milter socket inet:18900@127.0.0.1' &&
 	pass "daemon mode, busy socket: the parent exits 69 with the error on stderr" || fail "daemon busy socket" "rc=$rc $out"
 summary

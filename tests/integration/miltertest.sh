@@ -31,6 +31,7 @@ inst tempfail "" 'on_open = "tempfail";'
 inst tag "" 'on_open = "tag"; on_clean = "tag";'
 inst observe 'mode = "observe";' ''
 inst allow 'allow = [ "127.0.0.0/8" ]; skip_daemon_names = [ "ORIGINATING" ];' ''
+inst tagsess "" 'stage = "helo"; on_open = "tag"; on_clean = "tag";'
 n=$((n + 1)); PORT[rl]=$((18891 + n))
 milter_conf "$T/rl.conf" ${PORT[rl]} $((12531 + n)) "" 'scan = [ "3128" ]; rate_limit = 2;' ''
 start_milter rl "$T/rl.conf" || fail "milter rl starts"
@@ -51,9 +52,11 @@ run() { # collect PASS/FAIL lines into the counters
 	NFAIL=$((NFAIL + $(echo "$out" | grep -c '^FAIL:')))
 	echo "$out" | grep -qE '^(PASS|FAIL):' || fail "$1" "miltertest printed no result"
 }
-H=$(hostname)
+H=mta.test.invalid	# the MTA's name, macro j (not this machine's hostname)
 
 run "stage connect: open proxy rejected at connect" connect ip=127.0.0.5 "expect=connect REPLYCODE"
+grep -qE 'NOQUEUE: reject sess=.* stage=connect .* reply="554 5\.7\.1 Client host \[127\.0\.0\.5\] is an open proxy' "$T/connect/milter.log" &&
+	pass "stage connect: the reply logged is the 554 the client gets" || fail "connect reply 554" "$(grep 'reject sess' "$T/connect/milter.log")"
 run "stage helo: open proxy rejected at HELO" helo ip=127.0.0.5 "expect=helo REPLYCODE"
 run "stage mail: open proxy rejected at MAIL" mail ip=127.0.0.5 "expect=mail REPLYCODE"
 run "stage rcpt: open proxy rejected at RCPT" rcpt ip=127.0.0.5 "expect=rcpt REPLYCODE"
@@ -69,6 +72,15 @@ run "tag: clean client tagged clean" tag ip=127.0.0.7 "expect=eom CONTINUE" "hdr
 run "forged header deleted, ours inserted" tag ip=127.0.0.7 "expect=eom CONTINUE" "forged=clean; host=evil" "hdr=clean; host=$H"
 run "forged header deleted without tagging" rcpt ip=127.0.0.7 "expect=eom CONTINUE" "forged=clean" nohdr=1
 run "observe: open proxy runs through" observe ip=127.0.0.5 "expect=eom CONTINUE" nohdr=1
+grep -qE '^.*QID1: would-reject sess=[0-9a-f]{8} stage=rcpt ' "$T/observe/milter.log" &&
+	pass "observe: the would-reject line carries the queue id" || fail "would-reject queue id" "$(grep would- "$T/observe/milter.log")"
+grep -qE '^.*QID1: close sess=' "$T/observe/milter.log" &&
+	pass "the close line carries the last message's queue id" || fail "close queue id" "$(grep close "$T/observe/milter.log")"
+# a tag decided at helo holds for every message of the session
+run "tag at helo: both messages of a session tagged" tagsess ip=127.0.0.5 wait=1 msgs=2 "expect=eom CONTINUE" \
+	"hdr=open-proxy socks5:1080 egress=127.0.0.5; host=$H"
+[ "$(grep -cE 'QID[12]: tag sess=' "$T/tagsess/milter.log")" -eq 2 ] &&
+	pass "tag at helo: two tag lines, one per queue id" || fail "tag lines" "$(grep ' tag ' "$T/tagsess/milter.log")"
 run "postmaster@ exempt at rcpt" rcpt ip=127.0.0.5 "rcpt=<postmaster@test.invalid>" "expect=eom CONTINUE"
 run "exempt recipient at eom stage needs all recipients exempt" eom ip=127.0.0.5 "rcpt=<abuse@test.invalid>" "expect=eom CONTINUE"
 run "authenticated sender skipped" rcpt ip=127.0.0.5 auth=alice "expect=eom CONTINUE"
@@ -115,8 +127,8 @@ grep -qE 'would-reject sess=.* mode=observe' "$T/observe/milter.log" && pass "ob
 grep -qE 'tempfail sess=.* reply="451 4\.7\.1 Client host \[127\.0\.0\.5\] is being checked, try again later"' "$T/tempfail/milter.log" &&
 	pass "tempfail reply logged" || fail "tempfail reply logged"
 dead=""
-for i in connect helo mail rcpt eom tempfail tag observe allow rl; do
+for i in connect helo mail rcpt eom tempfail tag observe allow rl tagsess; do
 	alive "$(cat "$T/$i.pid" 2>/dev/null)" || dead="$dead $i"
 done
-[ -z "$dead" ] && pass "all ten milters survived" || fail "all ten milters survived" "dead:$dead"
+[ -z "$dead" ] && pass "all eleven milters survived" || fail "all eleven milters survived" "dead:$dead"
 summary

@@ -162,8 +162,8 @@ MLOG=$T/milter-tag/milter.log
 before=$(sink_count)
 expect_deliver 127.0.0.5 "tag mode: open proxy delivered"
 f=$(ls -t "$T"/postfix/sink/* | head -1)
-grep -qE "^X-Proxy-Check: open-proxy socks5:1080 egress=127\.0\.0\.5; host=$(hostname)" "$f" &&
-	pass "tag mode: header names the proxy and its egress" || fail "tag header (open)" "$(grep -i '^X-Proxy' "$f")"
+grep -qE "^X-Proxy-Check: open-proxy socks5:1080 egress=127\.0\.0\.5; host=mta\.test\.invalid" "$f" &&
+	pass "tag mode: header names the proxy, its egress and the MTA (macro j)" || fail "tag header (open)" "$(grep -i '^X-Proxy' "$f")"
 expect_deliver 127.0.0.7 "tag mode: clean client delivered"
 f=$(ls -t "$T"/postfix/sink/* | head -1)
 grep -qE "^X-Proxy-Check: clean; host=" "$f" && pass "tag mode: clean header" || fail "tag header (clean)"
@@ -175,7 +175,7 @@ milter_conf "$T/mta.conf" $MPORT $CPORT "" "target = \"mta\"; mta_address = \"12
 start_milter milter-mta "$T/mta.conf" || fail "milter restarts (target mta)"
 MLOG=$T/milter-mta/milter.log
 expect_reject 127.0.0.2 'http-connect:3128' "target mta: squid reaches our MTA"
-grep -qE 'probe-confirm sess=.* client=unknown\[127\.0\.0\.2\]:[0-9]+ egress=127\.0\.0\.2 result=queued' "$MLOG" &&
+grep -qE 'probe-confirm sess=.* client=unknown\[127\.0\.0\.2\]:[0-9]+ helo=pxm-[0-9a-f]{32} result=confirmed egress=127\.0\.0\.2' "$MLOG" &&
 	pass "target mta: the HELO callback confirmed the nonce" || fail "probe-confirm logged"
 grep -qE 'probe sess=.* client=\[127\.0\.0\.2\] test=http-connect:3128 result=open reason=confirmed egress=127\.0\.0\.2' "$MLOG" &&
 	pass "target mta: probe open, reason confirmed" || fail "probe confirmed"
@@ -183,5 +183,24 @@ expect_reject 127.0.0.5 'socks5:1080' "target mta: microsocks reaches our MTA"
 wait_for "$T/postfix/maillog" 'disconnect from unknown\[127\.0\.0\.5\].* quit=1' 5 &&
 	pass "target mta: the probe session ended with QUIT" || fail "probe session ended politely" "$(grep '127.0.0.5' "$T/postfix/maillog" | tail -3)"
 expect_deliver 127.0.0.12 "target mta: squid secure cannot reach port $PF_PORT... delivered"
+# a client that forges the shape of our nonce gets nothing for it: the open
+# proxy at 127.0.0.2 is still rejected, and the forged header would go
+before=$(sink_count)
+out=$(send_mail 127.0.0.2 "$RCPT" --ehlo pxm-0123456789abcdef0123456789abcdef \
+	--add-header "X-Proxy-Check: clean; host=forged")
+echo "$out" | grep -qE '<\*\* *550 5\.7\.1 Client host \[127\.0\.0\.2\] is an open proxy' &&
+	pass "target mta: a forged pxm- EHLO does not accept the session" || fail "forged nonce EHLO" "$(echo "$out" | grep -E '^ *<[*~-]' | tail -3 | tr '\n' ' ')"
+sleep 0.3
+[ "$(sink_count)" -eq "$before" ] && pass "target mta: nothing delivered for the forged nonce" || fail "forged nonce delivered"
+grep -qE 'probe-confirm sess=.* client=unknown\[127\.0\.0\.2\]:[0-9]+ helo=pxm-0123456789abcdef0123456789abcdef result=unknown-nonce' "$MLOG" &&
+	pass "target mta: the unknown nonce is logged as such" || fail "unknown nonce logged"
+# ... and a clean client with a forged nonce keeps no forged header
+before=$(sink_count)
+send_mail 127.0.0.7 "$RCPT" --ehlo pxm-fedcba9876543210fedcba9876543210 \
+	--add-header "X-Proxy-Check: clean; host=forged" >/dev/null
+wait_sink $((before + 1))
+f=$(ls -t "$T"/postfix/sink/* | head -1)
+grep -qi '^X-Proxy-Check: clean; host=forged' "$f" && fail "forged header kept after a pxm- EHLO" ||
+	pass "target mta: header removal is never skipped"
 
 summary

@@ -55,9 +55,10 @@ pp "microsocks: SOCKS5 open" 2 'identified open proxy 127\.0\.0\.5:1080/socks5' 
 pp "microsocks: not SOCKS4" 0 'closed \(socks5-only\)' -v 2 127.0.0.5 1080/socks4
 pp "HTTPS CONNECT through TLS in front of squid" 2 'identified open proxy 127\.0\.0\.20:443/https-connect' 127.0.0.20 443/https-connect
 pp "HTTPS CONNECT to a plain port: closed" 0 'closed \(tls-failed\)' -v 2 127.0.0.2 3128/https-connect
-pp "WinGate emulator" 2 'identified open proxy 127\.0\.0\.30:23/telnet' -v 2 127.0.0.30 23/wingate
+pp "WinGate emulator" 2 'identified open proxy 127\.0\.0\.30:23/wingate' -v 2 127.0.0.30 23/wingate
+pp "the prompt, not the name asked for, names the result" 2 'identified open proxy 127\.0\.0\.30:23/wingate' 127.0.0.30 23/telnet
 pp "telnet gateway emulator" 2 'identified open proxy 127\.0\.0\.31:23/telnet' 127.0.0.31 23/telnet
-pp "Cisco with the factory password" 2 'identified open proxy 127\.0\.0\.32:23/telnet' 127.0.0.32 23/cisco
+pp "Cisco with the factory password" 2 'identified open proxy 127\.0\.0\.32:23/cisco' 127.0.0.32 23/cisco
 pp "Cisco with a changed password: closed" 0 'closed \(cisco-bad-password\)' -v 2 127.0.0.33 23/cisco
 pp "silent port 23: closed before the deadline" 0 'closed \(silent\)' -v 2 127.0.0.34 23/telnet
 pp "proxy that needs the split CRLF" 2 'identified open proxy 127\.0\.0\.35:8080/http-connect' 127.0.0.35 8080
@@ -79,6 +80,12 @@ pp "bad option" 64 '^usage: proxyprobe' -q 127.0.0.7
 out=$("$NS_EXEC" pp.test.invalid "$T/ns-pp" "$PP" no-such-host.invalid 2>&1); rc=$?
 [ $rc -eq 68 ] && echo "$out" | grep -q '^proxyprobe: unknown host "no-such-host.invalid"' &&
 	pass "unknown host" || fail "unknown host" "rc=$rc $out"
+for a in 0.0.0.0 :: 255.255.255.255 224.0.0.1 ::ffff:0.0.0.0; do
+	out=$("$PP" "$a" 2>&1); rc=$?
+	[ $rc -eq 68 ] && echo "$out" | grep -q "is not a host's address" &&
+		pass "$a is refused (it would probe this host or nobody)" || fail "$a refused" "rc=$rc $out"
+done
+pp "[::1] in brackets, as -M takes it" 0 '\[::1\]:9/socks5: closed \(refused\)' -v 2 '[::1]' 9/socks5
 
 # -M/-S: pxytest's external target and banner, through real Postfix; -m relays a mail
 start_postfix "" >/dev/null || fail "postfix starts"

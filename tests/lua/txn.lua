@@ -12,6 +12,8 @@
 --   nohdr    at eom: "1" = no X-Proxy-Check may be inserted
 --   forged   send a client copy of X-Proxy-Check; it must be deleted
 --   wait     seconds to sleep after connect (lets a verdict arrive)
+--   msgs     messages in the session (default 1); each gets queue id QID<n>
+--            at MAIL, and every one is checked against hdr/nohdr/forged
 
 name   = name   or "transaction"
 sock   = sock   or "inet:18890@127.0.0.1"
@@ -39,7 +41,9 @@ local function step(stage, err)
     local r = names[mt.getreply(conn)] or "UNKNOWN"
     if r ~= "CONTINUE" or stage == want_stage then
         if stage == want_stage and r == want_reply then
-            if stage ~= "eom" then result(true) end
+            if stage ~= "eom" or msgs then
+                if stage ~= "eom" then result(true) end
+            end
             return
         end
         result(false, "got " .. r .. " at " .. stage .. ", want " .. expect)
@@ -53,10 +57,12 @@ local function run()
     step("connect", mt.conninfo(conn, "client.test.invalid", ip))
     if wait then mt.sleep(tonumber(wait)) end
     step("helo", mt.helo(conn, helo))
+    for k = 1, tonumber(msgs or "1") do
+    local qid = "QID" .. k
     if auth then
-        mt.macro(conn, SMFIC_MAIL, "i", "QID1", "{auth_authen}", auth, "{auth_type}", "PLAIN")
+        mt.macro(conn, SMFIC_MAIL, "i", qid, "{auth_authen}", auth, "{auth_type}", "PLAIN")
     else
-        mt.macro(conn, SMFIC_MAIL, "i", "QID1")
+        mt.macro(conn, SMFIC_MAIL, "i", qid)
     end
     step("mail", mt.mailfrom(conn, "<sender@test.invalid>"))
     step("rcpt", mt.rcptto(conn, rcpt))
@@ -78,6 +84,7 @@ local function run()
     if forged and not (mt.eom_check(conn, MT_HDRDELETE, "X-Proxy-Check") or
                        mt.eom_check(conn, MT_HDRCHANGE, "X-Proxy-Check")) then
         result(false, "forged X-Proxy-Check was not deleted")
+    end
     end
     result(true)
 end

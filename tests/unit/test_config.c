@@ -131,7 +131,7 @@ main(void)
 	T_OK(cf != NULL && cf->probe.target_kind == PE_TARGET_MTA, "target mta with an IPv6 MTA address");
 	config_unref(cf);
 	cf = config_load("/nonexistent/pm.conf", err, sizeof(err));
-	T_OK(cf == NULL && strstr(err, "/nonexistent/pm.conf: cannot read") != NULL, "missing file");
+	T_OK(cf == NULL && strstr(err, "/nonexistent/pm.conf: cannot open: No such file") != NULL, "missing file");
 	unlink(path);
 	T_DONE();
 }

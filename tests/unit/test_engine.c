@@ -22,6 +22,7 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
 struct outcome {
 	int done, provisional;
+	int prov_inconclusive;		/* what the provisional verdict counted */
 	struct pe_summary s;
 	char evidence[64], egress[64], reason[32];
 	char last_reason[32];
@@ -47,6 +48,7 @@ on_done(const struct pe_summary *s, void *arg)
 	pthread_mutex_lock(&mu);
 	if (!s->final) {
 		o->provisional++;
+		o->prov_inconclusive = s->inconclusive;
 		pthread_mutex_unlock(&mu);
 		return;
 	}
@@ -149,7 +151,7 @@ out:
 	return NULL;
 }
 
-enum kind { RELAY, DECOY, LIAR, SILENT };
+enum kind { RELAY, DECOY, LIAR, SILENT, JUNK };
 struct srv { int fd; enum kind k; };
 
 static void *
@@ -187,6 +189,16 @@ serve(void *arg)
 			while (read(c, b, sizeof(b)) > 0)
 				;
 			break;
+		case JUNK: {	/* SOCKS5 "granted", then 4 KB without a line end */
+			char junk[4096];
+			memset(junk, 'x', sizeof(junk));
+			if (readn(c, b, 3) == 0 && write(c, "\x05\x00", 2) == 2 && readn(c, b, 10) == 0 &&
+			    write(c, "\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00", 10) == 10)
+				(void)!write(c, junk, sizeof(junk));
+			while (read(c, b, sizeof(b)) > 0)
+				;
+			break;
+		}
 		}
 		close(c);
 	}
@@ -253,8 +265,8 @@ probe(struct pe_engine *e, const char *proto, int port, double timeout, int retr
 int
 main(void)
 {
-	int relay, decoy, liar, silent, closed;
-	struct outcome o[5];
+	int relay, decoy, liar, silent, closed, junk;
+	struct outcome o[6];
 	struct pe_engine *e;
 	struct pe_stats st;
 
@@ -264,6 +276,7 @@ main(void)
 	start_srv(DECOY, &decoy);
 	start_srv(LIAR, &liar);
 	start_srv(SILENT, &silent);
+	start_srv(JUNK, &junk);
 	closed = free_port();
 
 	e = engine(64, 8, 100);
@@ -272,7 +285,8 @@ main(void)
 	probe(e, "socks5", liar, 3.0, 0, &o[2]);
 	probe(e, "socks5", silent, 0.3, 1, &o[3]);
 	probe(e, "socks4", closed, 3.0, 1, &o[4]);
-	T_OK(wait_done(o, 5, 8.0), "every request ends with one done callback");
+	probe(e, "socks5", junk, 3.0, 1, &o[5]);
+	T_OK(wait_done(o, 6, 8.0), "every request ends with one done callback");
 	T_OK(o[0].s.verdict == PE_V_OPEN && strncmp(o[0].evidence, "socks5:", 7) == 0,
 	    "honest relay proved open by the canary");
 	T_STREQ(o[0].egress, "127.0.0.1", "egress recorded");
@@ -284,6 +298,11 @@ main(void)
 	    "silent peer: timeout, retried once, verdict error");
 	T_OK(o[3].provisional == 1 && o[0].provisional == 0,
 	    "a provisional verdict while retrying in the background, none otherwise");
+	T_OK(o[3].prov_inconclusive == 1 && o[3].s.inconclusive == 1,
+	    "the provisional verdict counts the test being retried as inconclusive");
+	T_OK(o[5].s.verdict == PE_V_CLEAN && o[5].results == 1 &&
+	    strcmp(o[5].last_reason, "foreign-peer") == 0,
+	    "SOCKS5 granted + 4 KB of junk: closed (foreign-peer), not read-cap");
 	T_STREQ(o[3].last_reason, "timeout", "silent peer reason");
 	T_OK(o[4].s.verdict == PE_V_CLEAN && o[4].results == 1 && strcmp(o[4].last_reason, "refused") == 0,
 	    "nothing listening: closed, not retried");
@@ -313,6 +332,32 @@ main(void)
 		pe_get_stats(e, &st);
 		T_OK(st.inflight_max <= 3 && st.inflight_max >= 2, "budget never exceeded");
 		T_OK(st.tests == 48, "every test ran");
+		pe_stop(e);
+		pe_free(e);
+	}
+	/* a big job: 20000 tests, each refused at once; scheduling stays O(1)
+	 * per test (it used to rescan the job from the start) */
+	{
+		struct outcome big;
+		struct sockaddr_in sin = { 0 };
+		struct pe_timing tm = { 1.0, 2.0, 0 };
+		size_t n = 20000;
+		struct pe_test *t = calloc(n, sizeof(*t));
+		e = engine(256, 64, 10);
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		for (size_t i = 0; i < n; i++) {
+			t[i].proto = pe_proto_find("http-connect");
+			t[i].port = (uint16_t)closed;
+		}
+		memset(&big, 0, sizeof(big));
+		pe_submit(e, (struct sockaddr *)&sin, sizeof(sin), t, n, &tm, 0, &big);
+		T_OK(wait_done(&big, 1, 60.0), "a 20000-test request finishes");
+		T_OK(big.results == 20000 && big.s.closed == 20000 && big.s.verdict == PE_V_CLEAN,
+		    "every one of its tests reported once");
+		T_OK(pe_confirm(e, "EHLO pxm-0123456789abcdef0123456789abcdef", "127.0.0.9") < 0,
+		    "pe_confirm: a well-formed nonce nobody issued is refused");
+		free(t);
 		pe_stop(e);
 		pe_free(e);
 	}

@@ -198,6 +198,7 @@ main(void)
 		T_OK(FEEDS(tn, "\r\n\r\nUser Access Verification\r\n\r\nPassword: ") == PE_STEP_MORE && OUT_IS("cisco\r\n"),
 		    "Cisco: factory password sent");
 		T_OK(FEEDS(tn, "\r\nRouter>") == PE_STEP_MORE && OUT_IS("telnet 192.0.2.10 2525\r\n"), "Cisco: telnet to the target");
+		T_STREQ(ps.mechanism, "cisco", "the factory password names the result cisco");
 		T_OK(FEEDS(tn, "Trying 192.0.2.10, 2525 ... Open\r\n") == PE_STEP_MORE, "gateway chatter waits");
 		T_OK(FEEDS(tn, "220 proxymilter-canary ESMTP ready\r\n") == PE_STEP_TUNNEL && ps.noisy, "canary greeting: tunnel (noisy)");
 		begin(tn, &tgt4);
@@ -210,6 +211,7 @@ main(void)
 		T_OK(OUT_IS("\xff\xfe\x01\xff\xfc\x18" "192.0.2.10:2525\r\n"), "options refused, host:port sent");
 		T_OK(FEEDS(tn, "Connecting to host 192.0.2.10...Connected\r\n220 proxymilter-canary ESMTP ready\r\n") == PE_STEP_TUNNEL,
 		    "WinGate: tunnel");
+		T_STREQ(ps.mechanism, "wingate", "a WinGate prompt names the result wingate");
 		begin(tn, &tgt4);
 		T_OK(FEEDS(tn, "Debian GNU/Linux 12\r\nhost login: ") == PE_STEP_CLOSED && strcmp(ps.reason, "login-required") == 0,
 		    "login prompt closed");
@@ -217,6 +219,7 @@ main(void)
 		T_OK(FEEDS(tn, "Password: ") == PE_STEP_CLOSED && strcmp(ps.reason, "password-required") == 0, "bare password prompt closed");
 		begin(tn, &tgt4);
 		T_OK(FEEDS(tn, "tn-gw-> ") == PE_STEP_MORE && OUT_IS("telnet 192.0.2.10 2525\r\n"), "telnet gateway prompt");
+		T_STREQ(ps.mechanism, "telnet", "a telnet gateway names the result telnet");
 		T_OK(FEEDS(tn, "telnet: connect: Connection refused\r\n") == PE_STEP_CLOSED && strcmp(ps.reason, "gateway-refused") == 0,
 		    "gateway refusal closed");
 		begin(tn, &tgt4);
@@ -376,6 +379,11 @@ main(void)
 		t = NULL;
 		n = 0;
 		T_OK(pe_scan_parse("1-65535", NULL, &t, &n, err, sizeof(err)) == 0 && n == 65535, "whole port range, fast dedupe");
+		free(t);
+		t = NULL;
+		n = 0;
+		T_OK(pe_scan_parse("1-65535/all", NULL, &t, &n, err, sizeof(err)) == 0 && n == 65535 * pe_proto_count(),
+		    "1-65535/all: every port x every protocol");
 		free(t);
 		static const char *const web[] = { "80", "3128/all", NULL };
 		static const char *const mine[] = { "web", "socks", NULL };

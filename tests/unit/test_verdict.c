@@ -51,7 +51,8 @@ main(void)
 	T_OK(vt_claim(T, &b, now + 201, 60, &v) == VT_CLAIMED, "v6 key distinct");
 	vt_free(T);
 
-	/* eviction: expired first, then least recently used */
+	/* eviction: the least recently used verdict goes (O(1)); an expired
+	 * entry goes when it is looked up */
 	T = vt_new(16);
 	for (int i = 0; i < 16; i++) {
 		snprintf(ip, sizeof(ip), "192.0.2.%d", i);
@@ -62,22 +63,40 @@ main(void)
 	vt_claim(T, &b, now + 2, 60, &v);	/* touch .0: most recent now */
 	pm_addr_parse("198.51.100.1", &b);
 	vt_complete(T, &b, VT_CLEAN, "", "", now + 3, 1000);
-	pm_addr_parse("192.0.2.5", &b);
-	vt_get(T, &b, now + 3, &v);
-	T_OK(v.state == VT_NONE, "expired entry evicted first");
-	pm_addr_parse("192.0.2.1", &b);
-	vt_get(T, &b, now + 3, &v);
-	T_OK(v.state == VT_CLEAN, "live entries kept while expired ones exist");
-	pm_addr_parse("198.51.100.2", &b);
-	vt_complete(T, &b, VT_CLEAN, "", "", now + 4, 1000);
 	pm_addr_parse("192.0.2.0", &b);
-	vt_get(T, &b, now + 4, &v);
+	vt_get(T, &b, now + 3, &v);
 	T_OK(v.state == VT_CLEAN, "recently used entry survives");
 	pm_addr_parse("192.0.2.1", &b);
-	vt_get(T, &b, now + 4, &v);
+	vt_get(T, &b, now + 3, &v);
 	T_OK(v.state == VT_NONE, "least recently used evicted");
+	pm_addr_parse("192.0.2.5", &b);
+	vt_get(T, &b, now + 3, &v);
+	T_OK(v.state == VT_NONE, "expired entry is not served");
 	vt_stats(T, &st);
-	T_OK(st.entries == 16 && st.evicted == 1 && st.expired >= 1, "bounded at max_entries");
+	T_OK(st.entries == 15 && st.evicted == 1 && st.expired == 1, "bounded at max_entries");
+	vt_free(T);
+
+	/* pending entries (probe sets in flight) are never evicted */
+	T = vt_new(16);
+	for (int i = 0; i < 16; i++) {
+		snprintf(ip, sizeof(ip), "192.0.2.%d", i);
+		pm_addr_parse(ip, &b);
+		vt_claim(T, &b, now, 60, &v);
+	}
+	for (int i = 0; i < 40; i++) {
+		snprintf(ip, sizeof(ip), "198.51.100.%d", i);
+		pm_addr_parse(ip, &b);
+		vt_complete(T, &b, VT_CLEAN, "", "", now, 1000);
+	}
+	int inflight = 0;
+	for (int i = 0; i < 16; i++) {
+		snprintf(ip, sizeof(ip), "192.0.2.%d", i);
+		pm_addr_parse(ip, &b);
+		inflight += vt_claim(T, &b, now + 1, 60, &v) == VT_INFLIGHT;
+	}
+	T_OK(inflight == 16, "16 pending entries survive 40 verdicts in a table of 16");
+	vt_stats(T, &st);
+	T_OK(st.pending == 16 && st.entries == 17, "verdicts evicted, never pending entries");
 	vt_free(T);
 
 	/* many entries: table grows and every entry is found */
