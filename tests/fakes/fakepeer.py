@@ -180,7 +180,13 @@ def flaky(conn):
     connect_proxy(conn)
 
 
-KINDS = {"decoy": decoy, "wingate": wingate, "telnetgw": telnetgw,
+def busy(conn):
+    """a proxy that is always overloaded: inconclusive on every attempt"""
+    conn.recv(4096)
+    conn.sendall(b"HTTP/1.0 503 Service Unavailable\r\n\r\n")
+
+
+KINDS = {"busy": busy, "decoy": decoy, "wingate": wingate, "telnetgw": telnetgw,
          "cisco": cisco_with("cisco"), "cisco-changed": cisco_with("s3cret"),
          "silent": silent, "mikrotik": mikrotik, "flaky": flaky}
 

@@ -9,7 +9,8 @@ trap stop_all EXIT
 command -v miltertest >/dev/null || { fail "miltertest installed"; summary; exit 1; }
 
 start_microsocks ms4 127.0.0.5 1080 && start_microsocks ms6 ::1 1080 &&
-	start_fake flaky flaky 127.0.0.36 3128 || { fail "peers start"; summary; exit 1; }
+	start_fake flaky flaky 127.0.0.36 3128 && start_fake busy busy 127.0.0.37 3128 ||
+	{ fail "peers start"; summary; exit 1; }
 
 # instance: name port canary-port top-level probe action
 declare -A PORT
@@ -114,6 +115,14 @@ grep -qE 'verdict sess=.* client=\[127\.0\.0\.36\] verdict=error reason=inconclu
 	grep -qE 'verdict sess=.* client=\[127\.0\.0\.36\] verdict=open-proxy evidence=http-connect:3128 egress=127\.0\.0\.1 late=yes' "$T/rcpt/milter.log" &&
 	pass "provisional error, then the late open verdict, both logged" || fail "late verdict logged" "$(grep '127.0.0.36' "$T/rcpt/milter.log" | grep verdict)"
 
+# always overloaded: the retry changes nothing, and the final line is still
+# written (the report counts finals only); the provisional one counts the
+# test being retried as inconclusive
+run "a proxy that stays overloaded" rcpt ip=127.0.0.37 "expect=eom CONTINUE"
+wait_for "$T/rcpt/milter.log" 'verdict sess=.* client=\[127\.0\.0\.37\] verdict=error reason=inconclusive late=yes' 10 &&
+	grep -qE 'verdict sess=.* client=\[127\.0\.0\.37\] verdict=error reason=inconclusive final=no .*inconclusive=1 ' "$T/rcpt/milter.log" &&
+	pass "retries that change nothing: provisional (inconclusive=1) and final lines" ||
+	fail "final line after unchanged retries" "$(grep '127.0.0.37' "$T/rcpt/milter.log" | grep verdict)"
 L=$T/rcpt/milter.log
 grep -qE 'connect sess=[0-9a-f]{8} client=client\.test\.invalid\[::1\]:[0-9]+' "$L" && pass "IPv6 client logged in canonical form" || fail "IPv6 connect logged"
 grep -qE 'connect sess=[0-9a-f]{8} client=client\.test\.invalid\[127\.0\.0\.5\]' "$L" && pass "v4-mapped logged as IPv4" || fail "v4-mapped logged as IPv4"
