@@ -179,6 +179,9 @@ struct pe_engine {
 	SSL_CTX *ssl;
 #endif
 	struct jobq waiting, active;	/* engine thread only */
+	struct jobq dead;		/* done, freed by the reaper: a callback
+					 * that ended its job may still look at it */
+	struct event *reaper;
 	TAILQ_HEAD(, closer) closers;
 	int nwaiting, inflight;
 	struct pe_stats st;		/* every field read and written with atomics */
@@ -328,7 +331,6 @@ job_done(struct job *j, const char *reason)
 			if (j->runs[i].t != NULL)
 				run_release(j->runs[i].t);
 		evtimer_del(&j->retry_ev);
-		free(j->runs);
 	}
 	if (j->reserved > 0) {
 		e->inflight -= j->reserved;
@@ -337,8 +339,31 @@ job_done(struct job *j, const char *reason)
 	}
 	ST_ADD(e, finished, 1);
 	e->on_done(&s, j->arg);
+	TAILQ_INSERT_TAIL(&e->dead, j, link);
+	event_active(e->reaper, EV_TIMEOUT, 0);
+}
+
+static void
+job_free(struct job *j)
+{
+	free(j->runs);
 	free(j->tests);
 	free(j);
+}
+
+/* free the jobs that ended, once the callbacks that ended them returned */
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pe_engine *e = arg;
+	struct job *j;
+
+	(void)fd;
+	(void)what;
+	while ((j = TAILQ_FIRST(&e->dead)) != NULL) {
+		TAILQ_REMOVE(&e->dead, j, link);
+		job_free(j);
+	}
 }
 
 /* every test has a first result, some are retried in the background:
@@ -632,8 +657,8 @@ test_read(struct bufferevent *bev, void *arg)
 		tunnel_read(r, in, out);
 	else
 		apply_step(r, t->proto->on_read(&r->ps, in, out));
-	if (t->st != T_RUNNING || t->r != r || r->bev != bev)
-		return;		/* finished (r may be gone), or lingering */
+	if (t->job->ending || t->st != T_RUNNING || r->t != t || r->bev != bev)
+		return;		/* finished (the job is freed later), or lingering */
 	r->kept = evbuffer_get_length(in);
 	/* a peer that talks on without proving anything is no proxy of ours */
 	if (r->nread > e->opt.read_cap)
@@ -1025,6 +1050,7 @@ engine_main(void *arg)
 	pthread_mutex_unlock(&e->mu);
 	while (!TAILQ_EMPTY(&e->closers))
 		closer_free(TAILQ_FIRST(&e->closers));
+	reap_cb(-1, 0, e);
 	return NULL;
 }
 
@@ -1065,10 +1091,12 @@ pe_create(const struct pe_options *opt, pe_result_fn on_result, pe_done_fn on_do
 	TAILQ_INIT(&e->waiting);
 	TAILQ_INIT(&e->active);
 	TAILQ_INIT(&e->closers);
+	TAILQ_INIT(&e->dead);
 	for (int i = 0; i < MWAIT_BUCKETS; i++)
 		LIST_INIT(&e->mwait[i]);
 	if ((e->base = event_base_new()) == NULL ||
-	    (e->wake = event_new(e->base, -1, 0, wake_cb, e)) == NULL) {
+	    (e->wake = event_new(e->base, -1, 0, wake_cb, e)) == NULL ||
+	    (e->reaper = event_new(e->base, -1, 0, reap_cb, e)) == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
 		pe_free(e);
 		return NULL;
@@ -1251,6 +1279,8 @@ pe_free(struct pe_engine *e)
 	}
 	if (e->wake != NULL)
 		event_free(e->wake);
+	if (e->reaper != NULL)
+		event_free(e->reaper);
 	if (e->base != NULL)
 		event_base_free(e->base);
 	pthread_mutex_destroy(&e->mu);

@@ -56,7 +56,8 @@ struct pe_proof {
 	unsigned char key[32];
 	struct canary_conn *live;
 	int conns, max_conns;
-	uint64_t nconns, nproofs, nunknown;
+	uint64_t nconns, nproofs, nunknown;	/* atomics: the stats line reads them */
+	struct event *pause;		/* accept failed (EMFILE): listen again later */
 };
 
 static unsigned
@@ -237,12 +238,12 @@ canary_read(struct bufferevent *bev, void *arg)
 		cc->done = 1;
 		pp = nonce_slot(cc->pf, hex);
 		if (pp == NULL) {
-			cc->pf->nunknown++;
+			__atomic_add_fetch(&cc->pf->nunknown, 1, __ATOMIC_RELAXED);
 			evbuffer_add_printf(bufferevent_get_output(bev),
 			    "550 unknown token\r\n");
 		} else {
 			void *owner = (*pp)->owner;
-			cc->pf->nproofs++;
+			__atomic_add_fetch(&cc->pf->nproofs, 1, __ATOMIC_RELAXED);
 			pe_nonce_mac(cc->pf, hex, mac);
 			evbuffer_add_printf(bufferevent_get_output(bev),
 			    "250 pxm-mac-%s\r\n", mac);
@@ -290,13 +291,38 @@ canary_accept(struct evconnlistener *lst, evutil_socket_t fd,
 		pf->live->prev = cc;
 	pf->live = cc;
 	pf->conns++;
-	pf->nconns++;
+	__atomic_add_fetch(&pf->nconns, 1, __ATOMIC_RELAXED);
 	pe_addr_str(sa, cc->peer, sizeof(cc->peer));
 	bufferevent_setcb(cc->bev, canary_read, canary_drained, canary_event, cc);
 	bufferevent_set_timeouts(cc->bev, &tv, &tv);
 	bufferevent_enable(cc->bev, EV_READ | EV_WRITE);
 	evbuffer_add(bufferevent_get_output(cc->bev), PE_CANARY_GREETING,
 	    sizeof(PE_CANARY_GREETING) - 1);
+}
+
+/*
+ * accept() failed for want of descriptors (EMFILE, ENFILE, ENOBUFS): the
+ * pending connection keeps the listener readable, so without a pause the
+ * loop would spin.  Stop listening for a moment; the proxies retry.
+ */
+static void
+canary_accept_error(struct evconnlistener *lst, void *arg)
+{
+	struct pe_proof *pf = arg;
+	struct timeval tv = { 0, 200000 };
+
+	evconnlistener_disable(lst);
+	evtimer_add(pf->pause, &tv);
+}
+
+static void
+canary_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct pe_proof *pf = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(pf->lst);
 }
 
 struct pe_proof *
@@ -328,6 +354,13 @@ pe_proof_new(struct event_base *base, const struct sockaddr *sa, socklen_t salen
 			free(pf);
 			return NULL;
 		}
+		if ((pf->pause = evtimer_new(base, canary_resume, pf)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			evconnlistener_free(pf->lst);
+			free(pf);
+			return NULL;
+		}
+		evconnlistener_set_error_cb(pf->lst, canary_accept_error);
 	}
 	return pf;
 }
@@ -341,6 +374,8 @@ pe_proof_free(struct pe_proof *pf)
 		canary_close(pf->live);
 	if (pf->lst != NULL)
 		evconnlistener_free(pf->lst);
+	if (pf->pause != NULL)
+		event_free(pf->pause);
 	for (int i = 0; i < NBUCKETS; i++) {
 		struct nonce_ent *e = pf->bucket[i], *n;
 		for (; e != NULL; e = n) {
@@ -436,7 +471,7 @@ void
 pe_proof_stats(const struct pe_proof *pf, uint64_t *conns, uint64_t *proofs,
     uint64_t *unknown)
 {
-	*conns = pf->nconns;
-	*proofs = pf->nproofs;
-	*unknown = pf->nunknown;
+	*conns = __atomic_load_n(&pf->nconns, __ATOMIC_RELAXED);
+	*proofs = __atomic_load_n(&pf->nproofs, __ATOMIC_RELAXED);
+	*unknown = __atomic_load_n(&pf->nunknown, __ATOMIC_RELAXED);
 }
