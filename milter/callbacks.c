@@ -334,9 +334,11 @@ enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 		    "Client host is being checked, try again later");
 	}
 	/*
-	 * At connect, Postfix answers a rejected client "554" whatever code
-	 * the milter set (RFC 5321's code for a refused connection) and a
-	 * tempfailed one "421": send and log exactly that.
+	 * At connect, Postfix greets a rejected client with its own "554 HOST
+	 * ESMTP not accepting connections" (a tempfailed one "421 HOST Service
+	 * unavailable") whatever the milter set, and logs the milter's reply:
+	 * send and log that code, and say that the text is the MTA's
+	 * (mta=own-banner).
 	 */
 	if (stage == STAGE_CONNECT)
 		snprintf(code, 4, "%s", rej ? "554" : "421");
@@ -365,6 +367,8 @@ enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 		lb_kvf(&l, "to", "<%s>", rcpt);
 	if (s->helo[0] != '\0')
 		lb_kvf(&l, "helo", "<%s>", s->helo);
+	if (stage == STAGE_CONNECT)	/* the client gets the code, not our text */
+		lb_kv(&l, "mta", "own-banner");
 	if (d.observe)
 		lb_kv(&l, "mode", "observe");
 	lb_emit(&l, LOG_NOTICE);

@@ -144,8 +144,27 @@ expect_deliver 127.0.0.5 "microsocks is not a SOCKS4 proxy"
 grep -qE 'client=\[127\.0\.0\.5\] test=socks4:1080 result=closed reason=socks5-only' "$MLOG" &&
 	pass "microsocks' SOCKS5 answer to SOCKS4 logged" || fail "microsocks socks5-only logged"
 
-# ---- observe mode -----------------------------------------------------------
+# ---- stage connect: what the client is told is what the log says ----------
 stop_name milter-s4
+for act in reject tempfail; do
+	milter_conf "$T/conn-$act.conf" $MPORT $CPORT "" 'scan = [ "1080/socks5" ];' "stage = \"connect\"; on_open = \"$act\";"
+	start_milter milter-c$act "$T/conn-$act.conf" || fail "milter restarts (connect, $act)"
+	send_mail 127.0.0.5 "$RCPT" >/dev/null	# the first session starts the probes
+	wait_for "$T/milter-c$act/milter.log" 'verdict sess=.* client=\[127\.0\.0\.5\] verdict=open-proxy' 5
+	out=$(send_mail 127.0.0.5 "$RCPT")
+	# Postfix greets a refused client with its own text ("554 HOST ESMTP
+	# not accepting connections", "421 HOST Service unavailable") and logs
+	# ours: the code is what the client sees, the text what Postfix logs
+	seen=$(echo "$out" | sed -n 's/^ *<\*\* *\([45][0-9][0-9]\) .*/\1/p' | head -1)
+	pflog=$(sed -n 's/.*milter-reject: CONNECT from [^ ]*: \(.*\); proto=SMTP$/\1/p' "$T/postfix/maillog" | tail -1)
+	logged=$(sed -n 's/.* stage=connect .* reply="\([^"]*\)".* mta=own-banner.*/\1/p' "$T/milter-c$act/milter.log" | head -1)
+	[ -n "$seen" ] && [ "${logged%% *}" = "$seen" ] && [ "$logged" = "$pflog" ] &&
+		pass "stage connect, $act: logged code is what the client got ($seen), text what Postfix logged" ||
+		fail "stage connect, $act: logged reply" "client saw '$seen', Postfix logged '$pflog', we logged '$logged'"
+	stop_name milter-c$act
+done
+
+# ---- observe mode -----------------------------------------------------------
 milter_conf "$T/observe.conf" $MPORT $CPORT 'mode = "observe";'
 start_milter milter-obs "$T/observe.conf" || fail "milter restarts (observe)"
 MLOG=$T/milter-obs/milter.log
