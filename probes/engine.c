@@ -144,7 +144,8 @@ struct job {
 	unsigned flags;
 	void *arg;
 	double submitted, admitted;
-	int reserved, running, left, backoff;
+	int reserved, running, left;
+	int retrying;			/* inconclusive, waiting for another attempt */
 	int nopen, nclosed, ninconc;
 	int ending;
 	int reported;			/* a provisional verdict went out */
@@ -295,7 +296,7 @@ summarise(struct job *j, const char *reason, int pending, struct pe_summary *s)
 	s->open = j->nopen;
 	s->closed = j->nclosed;
 	/* a test backing off had an inconclusive attempt: count it so */
-	s->inconclusive = j->ninconc + (pending ? j->backoff : 0);
+	s->inconclusive = j->ninconc + (pending ? j->retrying : 0);
 	s->evidence = "";
 	s->egress = "";
 	s->reason = "";
@@ -425,7 +426,7 @@ test_finish(struct test *t, enum pe_result_kind kind, const char *reason)
 		run_release(t);
 		t->st = T_BACKOFF;
 		t->due = now_mono() + pe_backoff(t->attempt);
-		j->backoff++;
+		j->retrying++;
 		STAILQ_INSERT_TAIL(&j->backing[t->attempt - 1], t, link);
 		if (!evtimer_pending(&j->retry_ev, NULL)) {
 			struct timeval tv = tv_of(t->due - now_mono());
@@ -828,6 +829,8 @@ test_start(struct test *t)
 	r->ptimer = ptm;
 	r->t = t;
 	t->r = r;
+	if (t->attempt > 0)
+		j->retrying--;
 	t->st = T_RUNNING;
 	t->attempt++;
 	r->ps.target = (const struct sockaddr *)&e->opt.canary_target;
@@ -898,7 +901,6 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 		while ((t = STAILQ_FIRST(&j->backing[k])) != NULL && t->due <= now + 0.001) {
 			STAILQ_REMOVE_HEAD(&j->backing[k], link);
 			t->st = T_WAITING;
-			j->backoff--;
 			STAILQ_INSERT_TAIL(&j->ready, t, link);
 		}
 		if (t != NULL && (next == 0 || t->due < next))

@@ -178,7 +178,7 @@ stop_name mfg
 # a port in use is a clear start-up error, not a hang
 python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18900)); s.listen(); time.sleep(5)' &
 BUSY=$!
-sleep 0.3
+wait_listen 127.0.0.1 18900 10
 milter_conf "$T/busy.conf" 18900 12526
 timeout 10 "$PM_BIN" -f -c "$T/busy.conf" >"$T/busy.log" 2>&1; rc=$?
 kill $BUSY 2>/dev/null
@@ -187,7 +187,7 @@ kill $BUSY 2>/dev/null
 # ... and in daemon mode the parent waits, says why on stderr, and fails
 python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18900)); s.listen(); time.sleep(5)' &
 BUSY=$!
-sleep 0.3
+wait_listen 127.0.0.1 18900 10
 sed -i 's|^log_stderr = true;|log_stderr = false;|' "$T/busy.conf"
 out=$(timeout 10 "$PM_BIN" -c "$T/busy.conf" 2>&1); rc=$?
 kill $BUSY 2>/dev/null

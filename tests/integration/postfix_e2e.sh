@@ -221,5 +221,25 @@ wait_sink $((before + 1))
 f=$(ls -t "$T"/postfix/sink/* | head -1)
 grep -qi '^X-Proxy-Check: clean; host=forged' "$f" && fail "forged header kept after a pxm- EHLO" ||
 	pass "target mta: header removal is never skipped"
+# the accepted mail's lines carry Postfix's queue id: the close line too
+qid=$(sed -n 's/.* postfix-pmtest\/cleanup\[[0-9]*\]: \([0-9A-Za-z]*\): message-id=.*/\1/p' "$T/postfix/maillog" | tail -1)
+[ -n "$qid" ] && grep -qE "$qid: close sess=[0-9a-f]{8} client=unknown\[127\.0\.0\.7\]" "$MLOG" &&
+	pass "the close line of an accepted mail starts with Postfix's queue id ($qid)" ||
+	fail "close line queue id" "qid=$qid $(grep 'close sess' "$MLOG" | tail -2)"
+
+# ---- a unix socket, as the MTA's group: Postfix connects and rejects ------------
+stop_name milter-mta
+mkdir -p "$T/usock"
+chown proxymilter "$T/usock"
+milter_conf "$T/unix.conf" $MPORT $CPORT "socket_group = \"postfix\";"
+sed -i "s|^socket = .*|socket = \"unix:$T/usock/pm.sock\";|; s|^user = \"\";|user = \"proxymilter\";|" "$T/unix.conf"
+spawn milter-unix "$T/milter-unix.log" "$PM_BIN" -f -c "$T/unix.conf"
+i=0; while [ ! -S "$T/usock/pm.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+set_postfix_milter "unix:$T/usock/pm.sock"
+MLOG=$T/milter-unix.log
+n0=$(wc -l <"$T/postfix/maillog")
+expect_reject 127.0.0.5 'socks5:1080' "unix socket (0660, group postfix)"
+tail -n +$((n0 + 1)) "$T/postfix/maillog" | grep -qi "milter.*\(can't connect\|connect.*fail\|Permission denied\)" &&
+	fail "Postfix could not connect to the unix socket" || pass "Postfix connected to the unix socket"
 
 summary
