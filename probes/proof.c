@@ -209,12 +209,13 @@ pe_canary_scan(struct evbuffer *in, size_t *seen, char *hex)
 		evbuffer_drain(in, len);
 		return 1;
 	}
-	/* keep a tail that may hold the start of a split token */
-	*seen += len;
-	if (*seen > CANARY_READ_CAP)
+	/* keep a tail that may hold the start of a split token; it comes
+	 * back with the next read, so it is not counted yet (each byte once) */
+	size_t kept = len < 64 ? len : 64;
+	*seen += len - kept;
+	if (*seen + kept > CANARY_READ_CAP)
 		return -1;
-	if (len > 64)
-		evbuffer_drain(in, len - 64);
+	evbuffer_drain(in, len - kept);
 	return 0;
 }
 

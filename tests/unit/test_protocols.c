@@ -230,6 +230,34 @@ main(void)
 		T_OK(tn->on_timer(&ps, out) == PE_STEP_CLOSED && strcmp(ps.reason, "silent") == 0, "still silent: closed, not hung");
 	}
 
+	/* the canary's input: each byte counted once against its 8 KiB cap,
+	 * though a 64-byte tail stays in the buffer between reads */
+	{
+		char hex[PE_NONCE_HEX + 1], chunk[100];
+		size_t seen = 0;
+		int r = 0, n;
+		memset(chunk, 'x', sizeof(chunk));
+		evbuffer_drain(in, evbuffer_get_length(in));
+		for (n = 0; n < 80 && r == 0; n++) {
+			evbuffer_add(in, chunk, sizeof(chunk));
+			r = pe_canary_scan(in, &seen, hex);
+		}
+		T_OK(r == 0 && seen + evbuffer_get_length(in) == 8000, "canary: 8000 bytes in 100-byte reads are 8000, not more");
+		for (; n < 100 && r == 0; n++) {
+			evbuffer_add(in, chunk, sizeof(chunk));
+			r = pe_canary_scan(in, &seen, hex);
+		}
+		T_OK(r < 0 && n == 82, "canary: closed as the 8 KiB cap is passed");
+		evbuffer_drain(in, evbuffer_get_length(in));
+		seen = 0;
+		evbuffer_add(in, "EHLO pxm-0123456789abcdef", 25);
+		T_OK(pe_canary_scan(in, &seen, hex) == 0, "canary: a token split across reads waits");
+		evbuffer_add(in, "0123456789abcdef\r\n", 18);
+		T_OK(pe_canary_scan(in, &seen, hex) == 1 && strcmp(hex, "0123456789abcdef0123456789abcdef") == 0,
+		    "canary: ... and is found when the rest arrives");
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+
 	/* the conversation through a tunnel (proof.c) */
 	{
 		struct pe_tunnel tn;
