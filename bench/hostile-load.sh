@@ -19,11 +19,18 @@
 #
 # Environment: BUILD (default build-bench/), SHARES="40 20 40" (dropped tarpit
 # closed), DRAIN=90, ULIMIT_RATE=50, ULIMIT_SECONDS=20, SCENARIOS="main ulimit",
-# REPEAT=0 (share of sessions that reconnect from an earlier client's
-# address, >= 30 s old), DATA=1 (DATA/EOM too), OUT (default /tmp/pmload-PID).
+# SCAN (probe.scan, default "basic", "8000", "8888": 13 tests), REPEAT=0 (share of sessions that reconnect from an earlier client's
+# address, >= 30 s old), DATA=1 (DATA/EOM too), OUT (default /tmp/pmload-PID),
+# REVISIT=200 (main scenario: after the new clients, at REVISIT_AT=120 s into
+# the run, REVISIT_RATE=20/s sessions reconnect from addresses first seen
+# REVISIT_WINDOW=15:25 s into the run: clients still queued for probing when
+# their pending claim (pending_ttl, 91 s) runs out; a second probe-start for
+# one address is a duplicate probe set; REVISIT=0 turns it off).
 # Needs root, nftables, python3.  Nothing leaves the namespace; everything it
 # starts is stopped by pid and the namespace removed on exit, Ctrl-C included.
 set -u
+{ # the whole script is one block: bash parses it before running it, so
+  # editing this file during a run cannot derail the run
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$TOP/build-bench}
 PM=$B/milter/proxymilter
@@ -36,6 +43,8 @@ ULIMIT_SECONDS=${ULIMIT_SECONDS:-20}
 SCENARIOS=${SCENARIOS:-main ulimit}
 REPEAT=${REPEAT:-0}
 DATA=${DATA:-1}
+DRIVER_NICE=${DRIVER_NICE:--10}   # the measuring side must not starve (2 shared cores)
+REVISIT=${REVISIT:-200} REVISIT_AT=${REVISIT_AT:-120} REVISIT_WINDOW=${REVISIT_WINDOW:-15:25} REVISIT_RATE=${REVISIT_RATE:-20}
 OUT=${OUT:-/tmp/pmload-$$}
 NS=pmload-$$
 
@@ -46,11 +55,15 @@ NET_DROP=127.64.0.0/10 NET_TARPIT=127.128.0.0/10 NET_CLOSED=127.192.0.0/10
 # probe.* and action.* as run (the defaults, spelt out)
 CONNECT_TIMEOUT=5.0 TIMEOUT=15.0 RETRIES=1 MAX_INFLIGHT=1024 MAX_QUEUE=4096
 PENDING_WAIT=5.0
+# 13 tests a client: "basic" names 13 specs but 23/telnet, 23/cisco and
+# 23/wingate are one test (one adaptive probe), so it is 11; two ports more
+SCAN=${SCAN:-'"basic", "8000", "8888"'}
 
 die() { echo "hostile-load: $*" >&2; exit 2; }
 num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "not a number: $1"; }
 for v in "$RATE" "$SECS" "$SH_DROP" "$SH_TARPIT" "$SH_CLOSED" "$DRAIN" "$ULIMIT_RATE" \
-	"$ULIMIT_SECONDS" "$REPEAT"; do num "$v"; done
+	"$ULIMIT_SECONDS" "$REPEAT" "$REVISIT_AT" "$REVISIT_RATE"; do num "$v"; done
+[[ $REVISIT =~ ^[0-9]+$ ]] || die "REVISIT: a whole number"
 [ "$(id -u)" = 0 ] || die "needs root (ip netns, nft)"
 for c in ip nft python3 ss unshare; do command -v $c >/dev/null || die "missing $c (apt-get install nftables iproute2)"; done
 [ -x "$PM" ] || die "no $PM: mkdir -p build-bench && cd build-bench && ../configure && make"
@@ -137,7 +150,7 @@ table ip pmload {
 NFT
 
 BUILD_TIME=$(date -r "$PM" '+%Y-%m-%d %H:%M:%S')
-TREE="$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null) + $(git -C "$TOP" status --porcelain -- milter probes 2>/dev/null | wc -l) changed files in milter/ probes/"
+TREE="now $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null) + $(git -C "$TOP" status --porcelain -- milter probes 2>/dev/null | wc -l) changed files in milter/ probes/; sources newer than the binary: $(find "$TOP/milter" "$TOP/probes" -name '*.[ch]' -newer "$PM" | wc -l)"
 
 echo "== machine"
 echo "$(nproc) cores; $(free -h | awk '/^Mem:/{print $2" RAM, "$7" available"}'); kernel $(uname -r); $(date '+%Y-%m-%d %H:%M:%S %Z')"
@@ -153,7 +166,7 @@ log_level = "info";
 log_stderr = true;
 allow = [ ];
 probe: {
-  scan = [ "basic" ];
+  scan = [ $SCAN ];
   canary_listen = "$CANARY_HOST:$CANARY_PORT";
   allow_private = [ "127.0.0.0/8" ];
   connect_timeout = $CONNECT_TIMEOUT;
@@ -194,15 +207,16 @@ sys.exit(0 if got == ["timeout", "silent", "refused"] else 1)
 PY
 }
 
-# sampler PID DIR: VmRSS/threads/fds every second, stats (SIGUSR2) and socket
+# sampler PID DIR: VmRSS/threads/fds/CPU ticks every second, stats (SIGUSR2) and socket
 # counts every 5 s, until the file DIR/stop-sampler appears or PID ends
 sampler() {
-	local pid=$1 d=$2 n=0 now rss thr fds
+	local pid=$1 d=$2 n=0 now rss thr fds cpu
 	while alive "$pid" && [ ! -e "$d/stop-sampler" ]; do
 		now=$(date +%s.%N)
 		read -r rss thr < <(awk '/^VmRSS:/{r=$2} /^Threads:/{t=$2} END{print r+0, t+0}' "/proc/$pid/status" 2>/dev/null)
 		fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
-		echo "$now ${rss:-0} ${thr:-0} $fds" >>"$d/rss.txt"
+		cpu=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}')
+		echo "$now ${rss:-0} ${thr:-0} $fds ${cpu:-0}" >>"$d/rss.txt"
 		if [ $((n % 5)) -eq 0 ]; then
 			kill -USR2 "$pid" 2>/dev/null
 			nsx ss -Htan 2>/dev/null | awk -v tp=":$TARPIT_PORT" -v mp=":$MILTER_PORT" -v now="$now" '
@@ -228,7 +242,8 @@ run_scenario() {
 	mkdir -p "$d/dev"
 	chmod 755 "$d"
 	write_conf "$d/pm.conf"
-	"$PM" -t -c "$d/pm.conf" >/dev/null || die "config refused"
+	NTESTS=$("$PM" -t -c "$d/pm.conf" | sed -n 's/.*valid (\([0-9]*\) tests.*/\1/p')
+	[ -n "$NTESTS" ] || die "config refused"
 	echo
 	echo "######## scenario $name: $rate clients/s for $secs s, proxymilter fd limit $nofile"
 
@@ -265,32 +280,53 @@ run_scenario() {
 	spid=$!
 	echo "sampler-$name $spid" >>"$PIDS"
 
-	local t0 classes
+	local t0 classes load0
+	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	t0=$(date +%s.%N)
 	classes="dropped=$NET_DROP:$SH_DROP tarpit=$NET_TARPIT:$SH_TARPIT closed=$NET_CLOSED:$SH_CLOSED"
 	local cargs=() c
 	for c in $classes; do cargs+=(--class "$c"); done
 	[ "$DATA" = 1 ] && cargs+=(--data)
-	echo "driver: milter-load.py --rate $rate --seconds $secs ${cargs[*]} --repeat $REPEAT"
-	nsx timeout -k 5 $((secs + 420)) python3 "$TOP/bench/milter-load.py" --milter "$MILTER_HOST:$MILTER_PORT" \
-		--rate "$rate" --seconds "$secs" "${cargs[@]}" --repeat "$REPEAT" \
-		--out "$d/sessions.jsonl" --summary "$d/driver.json" 2>&1 | tee "$d/driver.log" | sed 's/^/  /'
-	local t_drv_end; t_drv_end=$(date +%s)
+	local rev=()
+	[ "$name" = main ] && [ "$REVISIT" -gt 0 ] && rev=(--revisit "$REVISIT" --revisit-at "$REVISIT_AT" \
+		--revisit-window "$REVISIT_WINDOW" --revisit-rate "$REVISIT_RATE")
+	echo "driver (nice $DRIVER_NICE): milter-load.py --rate $rate --seconds $secs ${cargs[*]} --repeat $REPEAT ${rev[*]}"
+	nsx timeout -k 5 $((secs + 600)) nice -n "$DRIVER_NICE" python3 "$TOP/bench/milter-load.py" --milter "$MILTER_HOST:$MILTER_PORT" \
+		--rate "$rate" --seconds "$secs" "${cargs[@]}" --repeat "$REPEAT" "${rev[@]}" \
+		--out "$d/sessions.jsonl" --summary "$d/driver.json" >"$d/driver.log" 2>&1 &
+	local dpid=$!
+	echo "driver-$name $dpid" >>"$PIDS"
+	# progress while new clients arrive
+	local shown=0 n
+	while kill -0 "$dpid" 2>/dev/null && ! grep -q 'new-client phase done' "$d/driver.log"; do
+		sleep 1
+		n=$(wc -l <"$d/driver.log")
+		[ "$n" -gt "$shown" ] && sed -n "$((shown + 1)),${n}p" "$d/driver.log" | sed 's/^/  /' && shown=$n
+	done
 
-	# drain: no new clients; until the engine is idle or DRAIN seconds
-	local drained="engine not idle after ${DRAIN}s" w=0
+	# drain: no new clients (revisits of old ones, if any, happen in it);
+	# until the engine is idle or DRAIN seconds
+	local drained="engine not idle after ${DRAIN}s without new clients" w=0
 	while [ $w -lt "$DRAIN" ] && alive "$mpid"; do
 		sleep 5; w=$((w + 5))
 		local inf q
 		inf=$(last_stat "$d/milter.log" probes_inflight)
 		q=$(last_stat "$d/milter.log" queued)
 		echo "  drain t+${w}s: probes_inflight=${inf:-?} queued=${q:-?}"
-		if [ "${inf:-1}" = 0 ] && [ "${q:-1}" = 0 ]; then
-			drained="engine idle ${w}s after the driver ended"
+		if [ "${inf:-1}" = 0 ] && [ "${q:-1}" = 0 ] && ! kill -0 "$dpid" 2>/dev/null; then
+			drained="engine idle ${w}s after the last new client's session"
 			break
 		fi
 	done
+	local t_drain_end; t_drain_end=$(date +%s.%N)
+	wait "$dpid"
+	n=$(wc -l <"$d/driver.log")
+	[ "$n" -gt "$shown" ] && sed -n "$((shown + 1)),${n}p" "$d/driver.log" | sed 's/^/  /'
 	alive "$mpid" || drained="proxymilter is gone (exited during the run)"
+	# CPU time of each of proxymilter's threads still alive (tid order = creation order)
+	for t in /proc/"$mpid"/task/*; do
+		sed 's/^\([0-9]*\) (\([^)]*\)) /\1 \2 /' "$t/stat" 2>/dev/null | awk '{print $1, $2, $15 + $16}'
+	done | sort -n >"$d/threads.txt"
 	kill -USR2 "$mpid" 2>/dev/null
 	sleep 1
 	touch "$d/stop-sampler"
@@ -305,23 +341,27 @@ run_scenario() {
 	stop_pid "$lpid" 5
 	sleep 0.5
 
-	python3 - "$d/meta.json" "$drained" "$exitinfo" <<PY
+	local summ="scan=[ $SCAN ] ($NTESTS tests a client) connect_timeout=$CONNECT_TIMEOUT timeout=$TIMEOUT retries=$RETRIES max_inflight=$MAX_INFLIGHT max_queue=$MAX_QUEUE rate_limit=60 stage=rcpt pending_wait=$PENDING_WAIT log_level=info"
+	local load1; load1=$(cut -d' ' -f1-3 /proc/loadavg)
+	python3 - "$d/meta.json" "$drained" "$exitinfo" "$summ" "$load0" "$load1" <<PY
 import json, sys
 ct, to, rt = $CONNECT_TIMEOUT, $TIMEOUT, $RETRIES
 json.dump({
   "scenario": "$name", "rate": $rate, "seconds": $secs, "t0": $t0,
   "classes": "$classes".split(), "repeat": $REPEAT, "binary": "$PM",
   "build_time": "$BUILD_TIME", "tree": "$TREE", "nofile": "$nofile",
-  "config_summary": "scan=basic (13 tests) connect_timeout=%g timeout=%g retries=%d "
-                    "max_inflight=$MAX_INFLIGHT max_queue=$MAX_QUEUE rate_limit=60 "
-                    "stage=rcpt pending_wait=$PENDING_WAIT log_level=info" % (ct, to, rt),
+  "config_summary": sys.argv[4], "tests": $NTESTS,
   "ns": "$NS", "milter": "$MILTER_PORT@$MILTER_HOST", "canary": "$CANARY_HOST:$CANARY_PORT",
   "tarpit_port": $TARPIT_PORT, "pending_wait": $PENDING_WAIT,
   "max_inflight": $MAX_INFLIGHT, "max_queue": $MAX_QUEUE,
   "connect_timeout": ct, "timeout": to, "retries": rt,
   # milter/callbacks.c pending_ttl()
   "pending_ttl": to * (rt + 1) + rt * (rt + 1) / 2.0 + 60.0,
-  "drain": sys.argv[2], "exit": sys.argv[3],
+  # since 34ae25d: pe_pending_bound() + 60 (every wave of a full queue)
+  "pending_bound_new": (1 + -(-$MAX_QUEUE // ($MAX_INFLIGHT // min($NTESTS, 32))))
+                       * (-(-$NTESTS // min($NTESTS, 32)) * (rt + 1) * to
+                          + sum(2.0 * (1 << a) for a in range(rt))) + 60.0,
+  "drain": sys.argv[2], "exit": sys.argv[3], "t_drain_end": $t_drain_end, "load_start": sys.argv[5], "load_end": sys.argv[6],
 }, open(sys.argv[1], "w"), indent=1)
 PY
 	python3 "$TOP/bench/hostile-report.py" "$d" | tee "$d/report.txt"
@@ -336,3 +376,5 @@ for s in $SCENARIOS; do
 done
 echo
 echo "reports: $(ls "$OUT"/*/report.txt | tr '\n' ' ')"
+exit 0
+}

@@ -89,10 +89,12 @@ def main():
     pr = out.append
 
     # ---- sessions (the MTA side) -----------------------------------------
-    sess = [json.loads(l) for l in open(P("sessions.jsonl")) if l.strip()]
+    allsess = [json.loads(l) for l in open(P("sessions.jsonl")) if l.strip()]
     cls_of = {}
-    for s in sess:
+    for s in sorted(allsess, key=lambda s: s["t"]):
         cls_of.setdefault(s["addr"], s["cls"])
+    revis = [s for s in allsess if s.get("revisit")]
+    sess = [s for s in allsess if not s.get("revisit")]   # new clients (and --repeat)
     classes = [c.split("=")[0] for c in meta["classes"]]
     drv = {}
     if os.path.exists(P("driver.json")):
@@ -104,15 +106,24 @@ def main():
     pr("proxymilter %s (build %s, tree %s), fd limit %s, config: %s" % (
         meta.get("binary"), meta.get("build_time"), meta.get("tree"), meta.get("nofile"),
         meta.get("config_summary")))
+    pr("machine load average (1/5/15 min) at the start %s, at the end %s (the 2 cores are shared)" % (
+        meta.get("load_start"), meta.get("load_end")))
     pr("namespace %s; milter inet:%s; canary %s; tarpit 127.0.0.1:%s" % (
         meta["ns"], meta["milter"], meta["canary"], meta["tarpit_port"]))
 
     pr("== driver")
     lags = [s["lag"] for s in sess]
-    pr("sessions launched=%s finished=%s failed=%s unfinished=%s peak concurrent=%s" % (
-        drv.get("launched", len(sess)), drv.get("done", len(sess)),
-        sum(1 for s in sess if s["err"]), drv.get("unfinished", "?"), drv.get("peak_active", "?")))
+    pr("sessions launched=%s (new clients%s) finished=%s failed=%s unfinished=%s peak "
+       "concurrent=%s; revisits=%d" % (
+        drv.get("launched", len(sess)), ", %d of them repeats" % sum(1 for s in sess if s.get("repeat"))
+        if any(s.get("repeat") for s in sess) else "", drv.get("done", len(sess)),
+        sum(1 for s in allsess if s["err"]), drv.get("unfinished", "?"), drv.get("peak_active", "?"),
+        len(revis)))
     pr("launch lag behind schedule (driver health): %s" % dist(lags, " ms"))
+    ll = drv.get("loop_lag_ms") or {}
+    pr("driver event-loop lag (a 10 ms sleep woke late by): p50=%s p99=%s max=%s ms; driver CPU "
+       "%s s (its latencies include this lag)" % (ll.get("p50"), ll.get("p99"), ll.get("max"),
+                                                  drv.get("cpu_seconds")))
     pr("launch phase %ss, until the last session ended %ss" % (
         drv.get("launch_seconds", "?"), drv.get("total_seconds", "?")))
 
@@ -171,10 +182,16 @@ def main():
     emfile_first = None
     connects = {}
     raw_lines = collections.Counter()
+    cache_by_addr = collections.defaultdict(list)
     warn_lines = collections.Counter()
     last_t = None
+    t_cut = meta.get("t_drain_end", 1e18) + 1.5    # the last stats line comes 1 s later
+    late_verdicts = collections.Counter()
     for t, qid, ev, kv, msg in parse_log(P("milter.log")):
         events[ev] += 1
+        if ev == "verdict" and t is not None and t > t_cut:
+            late_verdicts[kv.get("reason", kv.get("verdict"))] += 1
+            continue
         if t is not None:
             last_t = t
         if ev == "raw":
@@ -195,6 +212,9 @@ def main():
             stats.append(kv)
         elif ev == "connect":
             connects[kv.get("sess")] = t
+        elif ev == "cache":
+            cache_by_addr[kv.get("client", "").strip("[]")].append(
+                kv.get("hit", "?") + ("/" + kv["verdict"] if "verdict" in kv else ""))
         elif ev in ("error", "warning") or (ev == "start" and "descriptor" in msg):
             errors[re.sub(r"\d+", "N", msg)[:200]] += 1
 
@@ -224,8 +244,16 @@ def main():
     if os.path.exists(P("rss.txt")):
         for l in open(P("rss.txt")):
             f = l.split()
-            if len(f) >= 4:
-                rss.append((float(f[0]) - t0, int(f[1]), int(f[2]), int(f[3])))
+            if len(f) >= 5:
+                rss.append((float(f[0]) - t0, int(f[1]), int(f[2]), int(f[3]), int(f[4])))
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def cpu_pct(t):
+        """proxymilter's CPU use (% of one core) over the 5 s before t"""
+        a = [x for x in rss if t - 5.5 <= x[0] <= t + 0.5]
+        if len(a) < 2 or a[-1][0] <= a[0][0]:
+            return None
+        return (a[-1][4] - a[0][4]) / hz / (a[-1][0] - a[0][0]) * 100.0
     ss = []
     if os.path.exists(P("ss.txt")):
         for l in open(P("ss.txt")):
@@ -235,9 +263,9 @@ def main():
 
     pr("== engine over time (stats every 5 s; max_inflight=%s, max_queue=%s)" % (
         meta.get("max_inflight"), meta.get("max_queue")))
-    pr("%6s %6s %6s %8s %6s %8s %6s %7s %6s %7s | %7s %5s %5s | %6s %6s %6s" % (
+    pr("%6s %6s %6s %8s %6s %8s %6s %7s %6s %7s | %7s %5s %5s %5s | %6s %6s %6s" % (
         "t(s)", "conns", "probed", "inflight", "max", "queued", "overl", "table",
-        "clean", "error", "RSS MB", "thr", "fds", "synsnt", "tarpit", "mtases"))
+        "clean", "error", "RSS MB", "thr", "fds", "CPU%", "synsnt", "tarpit", "mtases"))
 
     def near(series, t):
         best = None
@@ -250,13 +278,15 @@ def main():
         t = s["_t"] - t0
         r = near(rss, t)
         q = near(ss, t)
-        pr("%6.0f %6s %6s %8s %6s %8s %6s %7s %6s %7s | %7s %5s %5s | %6s %6s %6s" % (
+        c = cpu_pct(t)
+        pr("%6.0f %6s %6s %8s %6s %8s %6s %7s %6s %7s | %7s %5s %5s %5s | %6s %6s %6s" % (
             t, s.get("connections"), s.get("probed"), s.get("probes_inflight"),
             s.get("probes_inflight_max"), s.get("queued"), s.get("overload"),
             s.get("table_entries"), s.get("clean"), s.get("error"),
             "%.1f" % (r[1] / 1024.0) if r else "-", r[2] if r else "-", r[3] if r else "-",
-            q[1] if q else "-", q[2] if q else "-", q[3] if q else "-"))
-    pr("(inflight = reserved probe sockets; synsnt = probe sockets in SYN-SENT, tarpit = "
+            "%.0f" % c if c is not None else "-", q[1] if q else "-", q[2] if q else "-", q[3] if q else "-"))
+    pr("(inflight = reserved probe sockets; CPU% = proxymilter over the last 5 s, 100 = one "
+       "core; synsnt = probe sockets in SYN-SENT, tarpit = "
        "connections the tarpit holds, mtases = milter sessions, all counted with ss)")
     if stats:
         last = stats[-1]
@@ -268,7 +298,7 @@ def main():
                mi, last.get("probes_inflight_max"), meta.get("max_inflight"), mq,
                meta.get("max_queue"), last.get("overload"), last.get("rate_limited")))
 
-    pr("== RSS")
+    pr("== RSS and CPU")
     if rss:
         mx = max(rss, key=lambda x: x[1])
         pr("VmRSS start=%.1f MB max=%.1f MB (t=%.0fs) end=%.1f MB; threads max=%d; fds max=%d; "
@@ -284,8 +314,25 @@ def main():
             seen.add(k)
             row.append("%d:%.0f" % (k, x[1] / 1024.0))
         pr("RSS MB every 10 s: " + " ".join(row))
+        pr("CPU: %.1f s of CPU time in %.0f s (%.0f%% of one core on average)" % (
+            (rss[-1][4] - rss[0][4]) / hz, rss[-1][0] - rss[0][0],
+            (rss[-1][4] - rss[0][4]) / hz / max(1e-9, rss[-1][0] - rss[0][0]) * 100))
     else:
         pr("no samples")
+
+    if os.path.exists(P("threads.txt")):
+        th = []
+        for l in open(P("threads.txt")):
+            f = l.split()
+            if len(f) >= 3:
+                th.append((int(f[0]), f[1], int(f[2])))
+        if th:
+            main_tid = th[0][0]
+            top = sorted(th, key=lambda x: -x[2])[:5]
+            pr("CPU by thread at the end of the drain (threads still alive: %d; tid order = "
+               "creation order: the first is main = libmilter's listener): %s" % (len(th), ", ".join(
+                   "#%d%s %.1fs" % (sorted(x[0] for x in th).index(t[0]),
+                                    " (main)" if t[0] == main_tid else "", t[2] / hz) for t in top)))
 
     pr("== verdicts by their deadline")
     ct, to, rt = meta["connect_timeout"], meta["timeout"], meta["retries"]
@@ -296,13 +343,17 @@ def main():
                          "final after %d retry(ies) and %gs back-off at ~%gs" % (
                              to, to, rt, backoff, to * (rt + 1) + backoff),
                "closed": "refused at once: clean in ms"}
-    pr("elapsed = from pe_submit to the verdict (queueing for admission included); the table "
-       "keeps a pending claim for pending_ttl=%gs (timeout x attempts + back-offs + 60 s)" % pend)
+    pr("elapsed = from pe_submit to the verdict (queueing for admission included); the old "
+       "table kept a pending claim for pending_ttl=%gs (timeout x attempts + back-offs + 60 s). "
+       "Only verdicts logged before the end of the drain count; those written when proxymilter "
+       "was stopped after it: %s. (Since 34ae25d the claim lasts the engine's own bound, "
+       "pe_pending_bound() + 60 s = %s s here.)" % (pend, " ".join("%s=%d" % kv for kv in late_verdicts.items())
+                                      or "none", meta.get("pending_bound_new", "?")))
     probed = set(probe_starts)
     tot_nofinal = tot_none = tot_overload = 0
     for c in classes:
         addrs = [a for a in probed if cls_of.get(a) == c]
-        first, final, prov_only, none, late = [], [], 0, 0, 0
+        first, final, real, prov_only, none, late = [], [], [], 0, 0, 0
         vcount = collections.Counter()
         reasons = collections.Counter()
         for a in addrs:
@@ -320,6 +371,8 @@ def main():
                     final.append(e)
                     if e > pend:
                         late += 1
+                    if fin[-1].get("reason") not in ("overload", "shutdown"):
+                        real.append(e)
                 vcount[fin[-1].get("verdict")] += 1
                 reasons[fin[-1].get("reason", "-")] += 1
             else:
@@ -329,15 +382,18 @@ def main():
         pr("-- %s: %d clients probed; nominal: %s" % (c, len(addrs), nominal.get(c, "?")))
         pr("   first verdict elapsed: %s" % dist(first, " s", 2))
         pr("   final verdict elapsed: %s; later than pending_ttl: %d" % (dist(final, " s", 2), late))
+        pr("   ... of those from probes that ran (not overload/shutdown): %s" % dist(real, " s", 2))
         pr("   verdicts: %s; reasons: %s" % (" ".join("%s=%d" % kv for kv in vcount.most_common()),
                                              " ".join("%s=%d" % kv for kv in reasons.most_common())))
-        pr("   no verdict line at all: %d; provisional (final=no) line only: %d" % (none, prov_only))
+        pr("   no verdict line at all by the end of the drain: %d; provisional (final=no) line only: %d"
+           % (none, prov_only))
         tot_none += none
         tot_nofinal += prov_only
     ov = sum(1 for a, vs in verdicts.items() for _, kv in vs if kv.get("reason") == "overload")
-    engine_idle = bool(stats) and stats[-1].get("probes_inflight") == "0" and \
-        stats[-1].get("queued") == "0"
-    pr("clients probed: %d; with no verdict at all at the end: %d; provisional only: %d "
+    st_in = [s for s in stats if s["_t"] <= t_cut] or stats
+    engine_idle = bool(st_in) and st_in[-1].get("probes_inflight") == "0" and \
+        st_in[-1].get("queued") == "0"
+    pr("clients probed: %d; with no verdict at all at the end of the drain: %d; provisional only: %d "
        "(engine idle at the end: %s%s)" % (
            len(probed), tot_none, tot_nofinal, "yes" if engine_idle else "NO",
            ": a provisional verdict whose retries changed nothing is final but logs no "
@@ -348,6 +404,26 @@ def main():
     skips = events.get("skip", 0)
     pr("connected addresses never probed: %d (skip lines: %d, cache lines: %d)" % (
         len(unprobed), skips, events.get("cache", 0)))
+
+    revisit_cache = collections.Counter()
+    for s in revis:
+        hits = cache_by_addr.get(s["addr"])
+        revisit_cache["cache:" + hits[-1] if hits else "no-cache-line"] += 1
+    if revis:
+        pr("== revisits (old clients reconnecting during the drain)")
+        ft = {}
+        for s in sorted(sess, key=lambda s: s["t"]):
+            ft.setdefault(s["addr"], s["t"])
+        ages = [s["t"] - ft[s["addr"]] for s in revis if s["addr"] in ft]
+        pr("%d sessions from addresses first seen %s s earlier" % (len(revis), dist(ages, "", 0)))
+        rw = collections.Counter(s["r"].get("rcpt", s["err"] or "none") for s in revis)
+        pr("RCPT replies: %s; RCPT latency: %s" % (
+            " ".join("%s=%d" % kv for kv in rw.most_common()),
+            dist([s["rcpt_s"] for s in revis if "rcpt_s" in s], " s", 3)))
+        ra = set(s["addr"] for s in revis)
+        again = sum(1 for a in ra if len(probe_starts.get(a, [])) > 1)
+        pr("revisited addresses probed again (a second probe-start): %d of %d; table says: %s" % (
+            again, len(ra), " ".join("%s=%d" % kv for kv in revisit_cache.most_common()) or "-"))
 
     pr("== duplicate probe sets")
     dups = {a: v for a, v in probe_starts.items() if len(v) > 1}

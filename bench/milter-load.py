@@ -4,7 +4,7 @@
 Plays an MTA (the way Postfix does: protocol version 6, actions 0x1ff,
 protocol flags 0x1fffff) against a milter on a loopback socket.  New
 sessions start at a fixed rate, each from a client address never used
-before (unless --repeat is given), whatever the milter's speed: sessions
+before (unless --repeat or --revisit is given), whatever the milter's speed: sessions
 that are still waiting pile up (open loop, as on a real MX under attack).
 
 Each session: OPTNEG, macros j and {daemon_name}, CONNECT, HELO, MAIL,
@@ -26,6 +26,7 @@ import asyncio
 import ipaddress
 import json
 import random
+import resource
 import signal
 import struct
 import sys
@@ -77,12 +78,13 @@ class Conn:
 
     async def read_pkt(self, stage):
         try:
-            hdr = await asyncio.wait_for(self.r.readexactly(4), self.timeout)
-            n = struct.unpack(">I", hdr)[0]
-            if n < 1 or n > 1 << 20:
-                raise SessionError("bad-length", stage)
-            body = await asyncio.wait_for(self.r.readexactly(n), self.timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.timeout):
+                hdr = await self.r.readexactly(4)
+                n = struct.unpack(">I", hdr)[0]
+                if n < 1 or n > 1 << 20:
+                    raise SessionError("bad-length", stage)
+                body = await self.r.readexactly(n)
+        except TimeoutError:
             raise SessionError("timeout", stage)
         except asyncio.IncompleteReadError:
             raise SessionError("eof", stage)
@@ -93,8 +95,10 @@ class Conn:
     async def send(self, data, stage):
         try:
             self.w.write(data)
-            await asyncio.wait_for(self.w.drain(), self.timeout)
-        except asyncio.TimeoutError:
+            if self.w.transport.get_write_buffer_size() > 0:
+                async with asyncio.timeout(self.timeout):
+                    await self.w.drain()
+        except TimeoutError:
             raise SessionError("timeout", stage)
         except (ConnectionError, OSError):
             raise SessionError("reset", stage)
@@ -146,7 +150,7 @@ class Driver:
         self.launched = self.done = self.active = self.failed = 0
         self.peak_active = 0
         self.out = open(a.out, "w")
-        self.lags = []
+        self.lag_samples = []
 
     def next_client(self, now):
         # smooth weighted round robin: exact shares, interleaved
@@ -159,7 +163,7 @@ class Driver:
             old = [s for s in self.seen if s[1] == name and now - s[0] >= self.a.repeat_min_age]
             if old:
                 s = self.rng.choice(old)
-                return name, s[2], True
+                return name, s[2], "repeat"
         self.classes[i][3] += 1
         base = int(net.network_address)
         span = net.num_addresses // 256          # /24s in the class
@@ -167,7 +171,14 @@ class Driver:
             sys.exit("milter-load: class %s: more clients than /24s in %s" % (name, net))
         addr = str(ipaddress.ip_address(base + idx * 256 + 1 + idx % 253))
         self.seen.append((now, name, addr))
-        return name, addr, False
+        return name, addr, None
+
+    async def looplag(self):
+        """how late the event loop wakes up: the driver's own health"""
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.lag_samples.append((time.monotonic() - t - 0.01) * 1000.0)
 
     async def session(self, k, cls, addr, repeat, t_sched):
         a = self.a
@@ -175,16 +186,16 @@ class Driver:
                "lag": round((time.monotonic() - self.t0 - t_sched) * 1000, 2),
                "r": {}, "l": {}, "err": None}
         if repeat:
-            rec["repeat"] = True
+            rec[repeat] = True
         self.active += 1
         self.peak_active = max(self.peak_active, self.active)
         t_start = time.monotonic()
         w = None
         try:
             try:
-                r, w = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port), a.timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(a.timeout):
+                    r, w = await asyncio.open_connection(self.host, self.port)
+            except TimeoutError:
                 raise SessionError("timeout", "tcp")
             except OSError as e:
                 raise SessionError("refused" if isinstance(e, ConnectionRefusedError)
@@ -264,7 +275,8 @@ class Driver:
             if w is not None:
                 w.close()
                 try:
-                    await asyncio.wait_for(w.wait_closed(), 2)
+                    async with asyncio.timeout(2):
+                        await w.wait_closed()
                 except Exception:
                     pass
             rec["dur"] = round(time.monotonic() - t_start, 4)
@@ -285,6 +297,7 @@ class Driver:
         n = int(a.rate * a.seconds)
         tasks = set()
         prog = asyncio.ensure_future(self.progress())
+        lagt = asyncio.ensure_future(self.looplag())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -293,10 +306,7 @@ class Driver:
             t_sched = k / a.rate
             delay = self.t0 + t_sched - time.monotonic()
             if delay > 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                except asyncio.TimeoutError:
-                    pass
+                await asyncio.sleep(delay)
             if stop.is_set():
                 break
             cls, addr, rep = self.next_client(t_sched)
@@ -308,13 +318,45 @@ class Driver:
         # every session is bounded by its command timeouts; wait for them
         if tasks:
             await asyncio.wait(tasks, timeout=a.timeout * 12 + 5)
+        print("milter-load: new-client phase done t=%.1fs" % (time.monotonic() - self.t0),
+              file=sys.stderr, flush=True)
+        nrev = 0
+        if a.revisit > 0 and not stop.is_set():
+            # reconnect from addresses first seen in the window, at t=revisit_at
+            lo, hi = (float(x) for x in a.revisit_window.split(":"))
+            pool = [x for x in self.seen if lo <= x[0] < hi]
+            step = max(1, len(pool) // a.revisit)
+            pick = pool[::step][:a.revisit]
+            print("milter-load: revisit %d addresses first seen at %g-%gs, from t=%gs at %g/s"
+                  % (len(pick), lo, hi, a.revisit_at, a.revisit_rate), file=sys.stderr, flush=True)
+            for j, (t_first, cls, addr) in enumerate(pick):
+                t_sched = a.revisit_at + j / a.revisit_rate
+                delay = self.t0 + t_sched - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(min(delay, 1.0))
+                    while not stop.is_set() and self.t0 + t_sched > time.monotonic():
+                        await asyncio.sleep(min(1.0, self.t0 + t_sched - time.monotonic()))
+                if stop.is_set():
+                    break
+                tk = asyncio.ensure_future(self.session(n + j, cls, addr, "revisit", t_sched))
+                tasks.add(tk)
+                tk.add_done_callback(tasks.discard)
+                nrev += 1
+            if tasks:
+                await asyncio.wait(tasks, timeout=a.timeout * 12 + 5)
         prog.cancel()
+        lagt.cancel()
         self.out.close()
+        ls = sorted(self.lag_samples)
+        q = lambda p: round(ls[int((len(ls) - 1) * p / 100)], 1) if ls else None
+        ru = resource.getrusage(resource.RUSAGE_SELF)
         summ = {"launched": self.launched, "done": self.done, "failed": self.failed,
                 "peak_active": self.peak_active,
                 "launch_seconds": round(t_end - self.t0, 3),
                 "total_seconds": round(time.monotonic() - self.t0, 3),
-                "unfinished": len(tasks)}
+                "unfinished": len(tasks), "revisits": nrev,
+                "loop_lag_ms": {"p50": q(50), "p99": q(99), "max": round(max(ls), 1) if ls else None},
+                "cpu_seconds": round(ru.ru_utime + ru.ru_stime, 1)}
         print("milter-load: " + json.dumps(summ), file=sys.stderr, flush=True)
         if a.summary:
             with open(a.summary, "w") as f:
@@ -336,6 +378,12 @@ def main():
     p.add_argument("--repeat", type=float, default=0.0,
                    help="share of sessions that reuse an earlier client's address")
     p.add_argument("--repeat-min-age", type=float, default=30.0)
+    p.add_argument("--revisit", type=int, default=0,
+                   help="after the new clients: reconnect from this many earlier addresses")
+    p.add_argument("--revisit-window", default="15:25",
+                   help="A:B: pick addresses first seen between A and B s into the run")
+    p.add_argument("--revisit-at", type=float, default=120.0, help="start at this many s")
+    p.add_argument("--revisit-rate", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True)
     p.add_argument("--summary")

@@ -6,6 +6,8 @@
 #     with it (first connection from each address = probing; then cached)
 #  4. connect-to-verdict for each real proxy (squid, tinyproxy, dante, microsocks)
 # Needs root and the test packages (sh tests/ci.sh installs them).
+# Hostile load (200 new clients/s, filtered/tarpit/closed, in a private netns):
+# bench/hostile-load.sh [RATE] [SECONDS]; figures in bench/RESULTS-hostile-load.md.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$TOP/build}

@@ -140,6 +140,7 @@ struct job {
 	STAILQ_HEAD(, test) ready;	/* back-off over: waiting for a slot */
 	STAILQ_HEAD(, test) backing[PE_MAX_RETRIES];	/* by attempt: due times ascend */
 	struct event retry_ev;
+	double retry_at;		/* when retry_ev fires */
 	struct pe_timing tm;
 	unsigned flags;
 	void *arg;
@@ -428,8 +429,9 @@ test_finish(struct test *t, enum pe_result_kind kind, const char *reason)
 		t->due = now_mono() + pe_backoff(t->attempt);
 		j->retrying++;
 		STAILQ_INSERT_TAIL(&j->backing[t->attempt - 1], t, link);
-		if (!evtimer_pending(&j->retry_ev, NULL)) {
+		if (!evtimer_pending(&j->retry_ev, NULL) || t->due < j->retry_at) {
 			struct timeval tv = tv_of(t->due - now_mono());
+			j->retry_at = t->due;
 			evtimer_add(&j->retry_ev, &tv);
 		}
 		ST_ADD(e, retried, 1);
@@ -908,6 +910,7 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (next > 0) {
 		struct timeval tv = tv_of(next - now);
+		j->retry_at = next;
 		evtimer_add(&j->retry_ev, &tv);
 	}
 	job_pump(j);
