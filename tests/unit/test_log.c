@@ -1,5 +1,6 @@
 /* log value escaping: printable, quoted, capped */
 #include "config.h"
+#include <unistd.h>
 #include "t.h"
 #include "log.h"
 
@@ -47,5 +48,34 @@ main(void)
 	T_OK(l.len < sizeof(l.buf) && strlen(l.buf) == l.len, "line never overflows");
 	T_OK(log_level_from_name("debug") == LOG_DEBUG && log_level_from_name("nope") < 0, "levels");
 	T_OK(log_facility_from_name("local3") == LOG_LOCAL3 && log_facility_from_name("x") < 0, "facilities");
+
+	/* the logging thread: every line out, in order, none dropped */
+	{
+		char path[] = "/tmp/pmlogXXXXXX", line[256];
+		int fd = mkstemp(path), n = 0, inorder = 1;
+		FILE *f;
+		fflush(stdout);
+		if (fd < 0 || dup2(fd, 2) < 0)
+			abort();
+		log_configure(LOG_DEBUG, 1);
+		T_OK(log_async_start() == 0, "logging thread starts");
+		for (int i = 0; i < 2000; i++) {
+			lb_init(&l, NULL, "seq");
+			lb_kvf(&l, "n", "%d", i);
+			lb_emit(&l, LOG_DEBUG);
+		}
+		log_async_stop();
+		f = fopen(path, "r");
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			const char *p = strstr(line, "seq n=");
+			if (p != NULL && atoi(p + 6) != n++)
+				inorder = 0;
+		}
+		if (f != NULL)
+			fclose(f);
+		unlink(path);
+		T_OK(n == 2000 && inorder, "2000 lines through the logging thread, in order");
+		T_OK(log_dropped() == 0, "none dropped");
+	}
 	T_DONE();
 }
