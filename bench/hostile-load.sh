@@ -43,7 +43,8 @@ ULIMIT_SECONDS=${ULIMIT_SECONDS:-20}
 SCENARIOS=${SCENARIOS:-main ulimit}
 REPEAT=${REPEAT:-0}
 DATA=${DATA:-1}
-DRIVER_NICE=${DRIVER_NICE:--10}   # the measuring side must not starve (2 shared cores)
+DRIVER_NICE=${DRIVER_NICE:--10}
+WITNESS_RATE=${WITNESS_RATE:-2}   # sessions/s of the separate witness driver (0: none)   # the measuring side must not starve (2 shared cores)
 REVISIT=${REVISIT:-200} REVISIT_AT=${REVISIT_AT:-120} REVISIT_WINDOW=${REVISIT_WINDOW:-15:25} REVISIT_RATE=${REVISIT_RATE:-20}
 OUT=${OUT:-/tmp/pmload-$$}
 NS=pmload-$$
@@ -52,6 +53,7 @@ MILTER_HOST=127.0.0.1 MILTER_PORT=8891
 CANARY_HOST=127.0.0.1 CANARY_PORT=2526
 TARPIT_HOST=127.0.0.1 TARPIT_PORT=9999
 NET_DROP=127.64.0.0/10 NET_TARPIT=127.128.0.0/10 NET_CLOSED=127.192.0.0/10
+NET_WITNESS=127.32.0.0/11     # closed too (no rule): the witness driver's clients
 # probe.* and action.* as run (the defaults, spelt out)
 CONNECT_TIMEOUT=5.0 TIMEOUT=15.0 RETRIES=1 MAX_INFLIGHT=1024 MAX_QUEUE=4096
 PENDING_WAIT=5.0
@@ -69,7 +71,7 @@ for c in ip nft python3 ss unshare; do command -v $c >/dev/null || die "missing 
 [ -x "$PM" ] || die "no $PM: mkdir -p build-bench && cd build-bench && ../configure && make"
 
 # loopback only: every address this script points anything at
-python3 - "$MILTER_HOST" "$CANARY_HOST" "$TARPIT_HOST" "$NET_DROP" "$NET_TARPIT" "$NET_CLOSED" <<'PY' || die "refusing a target outside 127.0.0.0/8 and ::1"
+python3 - "$MILTER_HOST" "$CANARY_HOST" "$TARPIT_HOST" "$NET_DROP" "$NET_TARPIT" "$NET_CLOSED" "$NET_WITNESS" <<'PY' || die "refusing a target outside 127.0.0.0/8 and ::1"
 import ipaddress, sys
 lo4, lo6 = ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")
 for a in sys.argv[1:]:
@@ -133,8 +135,8 @@ nsx nft -f - <<NFT || die "nft rules refused"
 table ip pmload {
 	chain raw_out {
 		type filter hook output priority raw; policy accept;
-		ip daddr { $NET_DROP, $NET_CLOSED } notrack
-		ip saddr $NET_CLOSED notrack
+		ip daddr { $NET_DROP, $NET_CLOSED, $NET_WITNESS } notrack
+		ip saddr { $NET_CLOSED, $NET_WITNESS } notrack
 		tcp dport { $MILTER_PORT, $CANARY_PORT } notrack
 		tcp sport { $MILTER_PORT, $CANARY_PORT } notrack
 	}
@@ -207,16 +209,18 @@ sys.exit(0 if got == ["timeout", "silent", "refused"] else 1)
 PY
 }
 
-# sampler PID DIR: VmRSS/threads/fds/CPU ticks every second, stats (SIGUSR2) and socket
+# sampler PID DIR: VmRSS/threads/fds/CPU ticks (and the machine's context
+# switches) every second, stats (SIGUSR2) and socket
 # counts every 5 s, until the file DIR/stop-sampler appears or PID ends
 sampler() {
-	local pid=$1 d=$2 n=0 now rss thr fds cpu
+	local pid=$1 d=$2 n=0 now rss thr fds cpu ctxt
 	while alive "$pid" && [ ! -e "$d/stop-sampler" ]; do
 		now=$(date +%s.%N)
 		read -r rss thr < <(awk '/^VmRSS:/{r=$2} /^Threads:/{t=$2} END{print r+0, t+0}' "/proc/$pid/status" 2>/dev/null)
 		fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
 		cpu=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}')
-		echo "$now ${rss:-0} ${thr:-0} $fds ${cpu:-0}" >>"$d/rss.txt"
+		ctxt=$(awk '$1 == "ctxt" {print $2}' /proc/stat)
+		echo "$now ${rss:-0} ${thr:-0} $fds ${cpu:-0} ${ctxt:-0}" >>"$d/rss.txt"
 		if [ $((n % 5)) -eq 0 ]; then
 			kill -USR2 "$pid" 2>/dev/null
 			nsx ss -Htan 2>/dev/null | awk -v tp=":$TARPIT_PORT" -v mp=":$MILTER_PORT" -v now="$now" '
@@ -291,11 +295,22 @@ run_scenario() {
 	[ "$name" = main ] && [ "$REVISIT" -gt 0 ] && rev=(--revisit "$REVISIT" --revisit-at "$REVISIT_AT" \
 		--revisit-window "$REVISIT_WINDOW" --revisit-rate "$REVISIT_RATE")
 	echo "driver (nice $DRIVER_NICE): milter-load.py --rate $rate --seconds $secs ${cargs[*]} --repeat $REPEAT ${rev[*]}"
-	nsx timeout -k 5 $((secs + 600)) nice -n "$DRIVER_NICE" python3 "$TOP/bench/milter-load.py" --milter "$MILTER_HOST:$MILTER_PORT" \
+	ip netns exec "$NS" timeout -k 5 $((secs + 600)) nice -n "$DRIVER_NICE" python3 "$TOP/bench/milter-load.py" --milter "$MILTER_HOST:$MILTER_PORT" \
 		--rate "$rate" --seconds "$secs" "${cargs[@]}" --repeat "$REPEAT" "${rev[@]}" \
 		--out "$d/sessions.jsonl" --summary "$d/driver.json" >"$d/driver.log" 2>&1 &
-	local dpid=$!
+	local dpid=$!		# ip execs timeout: TERM to it reaches the driver
 	echo "driver-$name $dpid" >>"$PIDS"
+	# a witness: a second, separate driver process with a few sessions a second,
+	# so that the big driver's own delays can be told from the milter's
+	local wpid=
+	if [ "$WITNESS_RATE" != 0 ]; then
+		ip netns exec "$NS" timeout -k 5 $((secs + 120)) nice -n "$DRIVER_NICE" python3 "$TOP/bench/milter-load.py" \
+			--milter "$MILTER_HOST:$MILTER_PORT" --rate "$WITNESS_RATE" --seconds "$secs" \
+			--class "witness=$NET_WITNESS:1" --data --seed 2 \
+			--out "$d/witness.jsonl" --summary "$d/witness.json" >"$d/witness.log" 2>&1 &
+		wpid=$!
+		echo "witness-$name $wpid" >>"$PIDS"
+	fi
 	# progress while new clients arrive
 	local shown=0 n
 	while kill -0 "$dpid" 2>/dev/null && ! grep -q 'new-client phase done' "$d/driver.log"; do
@@ -320,18 +335,19 @@ run_scenario() {
 	done
 	local t_drain_end; t_drain_end=$(date +%s.%N)
 	wait "$dpid"
+	[ -n "$wpid" ] && wait "$wpid"
 	n=$(wc -l <"$d/driver.log")
 	[ "$n" -gt "$shown" ] && sed -n "$((shown + 1)),${n}p" "$d/driver.log" | sed 's/^/  /'
 	alive "$mpid" || drained="proxymilter is gone (exited during the run)"
-	# CPU time of each of proxymilter's threads still alive (tid order = creation order)
+	# CPU time of each of proxymilter's threads still alive, in order of creation
 	for t in /proc/"$mpid"/task/*; do
-		sed 's/^\([0-9]*\) (\([^)]*\)) /\1 \2 /' "$t/stat" 2>/dev/null | awk '{print $1, $2, $15 + $16}'
-	done | sort -n >"$d/threads.txt"
+		sed 's/^\([0-9]*\) (\([^)]*\)) /\1 \2 /' "$t/stat" 2>/dev/null | awk '{print $1, $2, $14 + $15, $22}'
+	done | sort -n -k4 >"$d/threads.txt"	# tid comm utime+stime starttime, by start
 	kill -USR2 "$mpid" 2>/dev/null
 	sleep 1
 	touch "$d/stop-sampler"
 	wait "$spid" 2>/dev/null
-	local exitinfo=""
+	local exitinfo="" t_stop; t_stop=$(date +%s.%N)
 	if alive "$mpid"; then
 		stop_pid "$mpid" 15
 	else
@@ -361,7 +377,7 @@ json.dump({
   "pending_bound_new": (1 + -(-$MAX_QUEUE // ($MAX_INFLIGHT // min($NTESTS, 32))))
                        * (-(-$NTESTS // min($NTESTS, 32)) * (rt + 1) * to
                           + sum(2.0 * (1 << a) for a in range(rt))) + 60.0,
-  "drain": sys.argv[2], "exit": sys.argv[3], "t_drain_end": $t_drain_end, "load_start": sys.argv[5], "load_end": sys.argv[6],
+  "drain": sys.argv[2], "exit": sys.argv[3], "t_drain_end": $t_drain_end, "t_stop": $t_stop, "pid": $mpid, "load_start": sys.argv[5], "load_end": sys.argv[6],
 }, open(sys.argv[1], "w"), indent=1)
 PY
 	python3 "$TOP/bench/hostile-report.py" "$d" | tee "$d/report.txt"

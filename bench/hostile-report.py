@@ -127,6 +127,23 @@ def main():
     pr("launch phase %ss, until the last session ended %ss" % (
         drv.get("launch_seconds", "?"), drv.get("total_seconds", "?")))
 
+    if os.path.exists(P("witness.jsonl")):
+        wit = [json.loads(l) for l in open(P("witness.jsonl")) if l.strip()]
+        pr("== witness: a separate driver process, %d sessions (closed-port clients, "
+           "127.32.0.0/11)" % len(wit))
+        pr("failed: %d; launch lag %s" % (sum(1 for s in wit if s["err"]),
+                                          dist([s["lag"] for s in wit], " ms")))
+        for st in ("optneg", "connect", "helo", "mail", "rcpt"):
+            v = [s["l"][st] for s in wit if st in s["l"]]
+            pr("  %-8s %s" % (st, dist(v, " ms", 2)))
+        wb = collections.defaultdict(list)
+        for s in wit:
+            if "connect" in s["l"]:
+                wb[int(s["t"] // 10) * 10].append(s["l"]["connect"])
+        pr("  CONNECT p50/max ms by start time: " + " ".join(
+            "%ds:%s/%s" % (b, fmt(pct(v, 50), "", 1), fmt(max(v), "", 1))
+            for b, v in sorted(wb.items())))
+
     pr("== MTA side: replies per stage")
     stages = ["optneg", "connect", "helo", "mail", "rcpt", "data", "eoh", "eom"]
     words = collections.OrderedDict()
@@ -185,11 +202,11 @@ def main():
     cache_by_addr = collections.defaultdict(list)
     warn_lines = collections.Counter()
     last_t = None
-    t_cut = meta.get("t_drain_end", 1e18) + 1.5    # the last stats line comes 1 s later
+    t_cut = meta.get("t_stop", meta.get("t_drain_end", 1e18) + 0.5)
     late_verdicts = collections.Counter()
     for t, qid, ev, kv, msg in parse_log(P("milter.log")):
         events[ev] += 1
-        if ev == "verdict" and t is not None and t > t_cut:
+        if ev == "verdict" and (kv.get("reason") == "shutdown" or t is not None and t > t_cut):
             late_verdicts[kv.get("reason", kv.get("verdict"))] += 1
             continue
         if t is not None:
@@ -245,7 +262,8 @@ def main():
         for l in open(P("rss.txt")):
             f = l.split()
             if len(f) >= 5:
-                rss.append((float(f[0]) - t0, int(f[1]), int(f[2]), int(f[3]), int(f[4])))
+                rss.append((float(f[0]) - t0, int(f[1]), int(f[2]), int(f[3]), int(f[4]),
+                            int(f[5]) if len(f) > 5 else 0))
     hz = os.sysconf("SC_CLK_TCK")
 
     def cpu_pct(t):
@@ -254,6 +272,13 @@ def main():
         if len(a) < 2 or a[-1][0] <= a[0][0]:
             return None
         return (a[-1][4] - a[0][4]) / hz / (a[-1][0] - a[0][0]) * 100.0
+
+    def ctxt_rate(t):
+        """the machine's context switches a second over the 5 s before t"""
+        a = [x for x in rss if t - 5.5 <= x[0] <= t + 0.5 and x[5] > 0]
+        if len(a) < 2 or a[-1][0] <= a[0][0]:
+            return None
+        return (a[-1][5] - a[0][5]) / (a[-1][0] - a[0][0])
     ss = []
     if os.path.exists(P("ss.txt")):
         for l in open(P("ss.txt")):
@@ -263,9 +288,9 @@ def main():
 
     pr("== engine over time (stats every 5 s; max_inflight=%s, max_queue=%s)" % (
         meta.get("max_inflight"), meta.get("max_queue")))
-    pr("%6s %6s %6s %8s %6s %8s %6s %7s %6s %7s | %7s %5s %5s %5s | %6s %6s %6s" % (
+    pr("%6s %6s %6s %8s %6s %8s %6s %7s %6s %7s | %7s %5s %5s %5s %7s | %6s %6s %6s" % (
         "t(s)", "conns", "probed", "inflight", "max", "queued", "overl", "table",
-        "clean", "error", "RSS MB", "thr", "fds", "CPU%", "synsnt", "tarpit", "mtases"))
+        "clean", "error", "RSS MB", "thr", "fds", "CPU%", "cs/s", "synsnt", "tarpit", "mtases"))
 
     def near(series, t):
         best = None
@@ -279,14 +304,15 @@ def main():
         r = near(rss, t)
         q = near(ss, t)
         c = cpu_pct(t)
-        pr("%6.0f %6s %6s %8s %6s %8s %6s %7s %6s %7s | %7s %5s %5s %5s | %6s %6s %6s" % (
+        cs = ctxt_rate(t)
+        pr("%6.0f %6s %6s %8s %6s %8s %6s %7s %6s %7s | %7s %5s %5s %5s %7s | %6s %6s %6s" % (
             t, s.get("connections"), s.get("probed"), s.get("probes_inflight"),
             s.get("probes_inflight_max"), s.get("queued"), s.get("overload"),
             s.get("table_entries"), s.get("clean"), s.get("error"),
             "%.1f" % (r[1] / 1024.0) if r else "-", r[2] if r else "-", r[3] if r else "-",
-            "%.0f" % c if c is not None else "-", q[1] if q else "-", q[2] if q else "-", q[3] if q else "-"))
+            "%.0f" % c if c is not None else "-", "%.0f" % cs if cs is not None else "-", q[1] if q else "-", q[2] if q else "-", q[3] if q else "-"))
     pr("(inflight = reserved probe sockets; CPU% = proxymilter over the last 5 s, 100 = one "
-       "core; synsnt = probe sockets in SYN-SENT, tarpit = "
+       "core; cs/s = context switches a second on the whole machine; synsnt = probe sockets in SYN-SENT, tarpit = "
        "connections the tarpit holds, mtases = milter sessions, all counted with ss)")
     if stats:
         last = stats[-1]
@@ -325,14 +351,20 @@ def main():
         for l in open(P("threads.txt")):
             f = l.split()
             if len(f) >= 3:
-                th.append((int(f[0]), f[1], int(f[2])))
+                th.append((int(f[0]), f[1], int(f[2]), int(f[3]) if len(f) > 3 else None))
         if th:
-            main_tid = th[0][0]
+            if all(x[3] is not None for x in th):
+                th.sort(key=lambda x: (x[3], x[0]))
+                kind = "user+system"
+            else:
+                kind = "system only (older threads.txt)"
+            main_tid = meta.get("pid", th[0][0])
+            order = [x[0] for x in th]
             top = sorted(th, key=lambda x: -x[2])[:5]
-            pr("CPU by thread at the end of the drain (threads still alive: %d; tid order = "
-               "creation order: the first is main = libmilter's listener): %s" % (len(th), ", ".join(
-                   "#%d%s %.1fs" % (sorted(x[0] for x in th).index(t[0]),
-                                    " (main)" if t[0] == main_tid else "", t[2] / hz) for t in top)))
+            pr("CPU (%s) by thread still alive at the end of the drain (%d; #n = order of "
+               "creation; main = libmilter's listener): %s" % (kind, len(th), ", ".join(
+                   "#%d%s %.1fs" % (order.index(t[0]), " (main)" if t[0] == main_tid else "",
+                                    t[2] / hz) for t in top)))
 
     pr("== verdicts by their deadline")
     ct, to, rt = meta["connect_timeout"], meta["timeout"], meta["retries"]
@@ -396,8 +428,12 @@ def main():
     pr("clients probed: %d; with no verdict at all at the end of the drain: %d; provisional only: %d "
        "(engine idle at the end: %s%s)" % (
            len(probed), tot_none, tot_nofinal, "yes" if engine_idle else "NO",
-           ": a provisional verdict whose retries changed nothing is final but logs no "
-           "second line" if engine_idle else ": their retries may still run"))
+           ": this build logs no second line when retries change nothing"
+           if engine_idle and tot_nofinal else "" if engine_idle else
+           ": their retries may still run"))
+    nw = sum(1 for a in probed if a not in cls_of)
+    if nw:
+        pr("(%d more probed clients belong to the witness driver and are not counted above)" % nw)
     pr("verdicts with reason=overload: %d" % ov)
     pr("drain: %s" % meta.get("drain", "?"))
     unprobed = [a for a in cls_of if a not in probed]

@@ -185,6 +185,13 @@ pm_probe_result(const struct pe_result *r, void *arg)
 {
 	struct preq *q = arg;
 	struct lb l;
+	static double emfile_warned;	/* engine thread only */
+
+	if (strcmp(r->reason, "emfile") == 0 && vt_now() - emfile_warned >= 60.0) {
+		emfile_warned = vt_now();
+		log_msg(LOG_WARNING, "error", "out of descriptors: probes fail with emfile "
+		    "(raise the limit: ulimit -n, LimitNOFILE=; or lower probe.max_inflight)");
+	}
 
 	lb_init(&l, "NOQUEUE", "probe");
 	lb_kv(&l, "sess", q->sess);

@@ -571,6 +571,7 @@ config_defaults(void)
 	cf->probe.max_inflight = 1024;
 	cf->probe.max_per_client = 32;
 	cf->probe.max_queue = 4096;
+	cf->probe.max_queue_wait = 30.0;
 	cf->probe.rate_limit = 60;
 	cf->probe.resolver = xstrdup("");
 	cf->verdict.open_ttl = 86400;
@@ -597,7 +598,7 @@ static const char *const top_keys[] = {
 static const char *const probe_keys[] = {
 	"scan", "tags", "target", "canary_listen", "canary_address", "mta_address",
 	"banner", "connect_timeout", "timeout", "retries", "max_inflight",
-	"max_per_client", "max_queue", "rate_limit", "allow_private", "resolver", NULL
+	"max_per_client", "max_queue", "max_queue_wait", "rate_limit", "allow_private", "resolver", NULL
 };
 static const char *const verdict_keys[] = {
 	"open_ttl", "clean_ttl", "error_ttl", "max_entries", NULL
@@ -648,6 +649,7 @@ load_probe(struct ctx *c, struct pm_config *cf, config_setting_t *g)
 	get_int(c, g, "max_inflight", &cf->probe.max_inflight, 1, 65536);
 	get_int(c, g, "max_per_client", &cf->probe.max_per_client, 1, 256);
 	get_int(c, g, "max_queue", &cf->probe.max_queue, 1, 1000000);
+	get_num(c, g, "max_queue_wait", &cf->probe.max_queue_wait, 0, 3600);
 	get_int(c, g, "rate_limit", &cf->probe.rate_limit, 0, 100000);
 	get_list(c, g, "allow_private", add_cidr, &cf->probe.allow_private, NULL);
 	get_str(c, g, "resolver", &cf->probe.resolver);

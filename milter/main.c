@@ -278,6 +278,7 @@ warn_restart_only(const struct pm_config *o, const struct pm_config *n)
 	else if (o->probe.max_inflight != n->probe.max_inflight) what = "probe.max_inflight";
 	else if (o->probe.max_per_client != n->probe.max_per_client) what = "probe.max_per_client";
 	else if (o->probe.max_queue != n->probe.max_queue) what = "probe.max_queue";
+	else if (o->probe.max_queue_wait != n->probe.max_queue_wait) what = "probe.max_queue_wait";
 	else if (o->syslog_facility != n->syslog_facility) what = "syslog_facility";
 	if (what != NULL)
 		log_msg(LOG_WARNING, "reload", "%s changed: it takes effect only after a restart", what);
@@ -365,26 +366,41 @@ socket_perms(const struct pm_config *cf, const struct passwd *pw)
 	return 0;
 }
 
-/* room for the probe budget, the canary's connections and the MTA's */
-static void
-raise_fd_limit(const struct pm_config *cf)
+/*
+ * Room for the probe budget (a socket per test, a canary connection per
+ * tunnel) and for the MTA's connections.  When the limit cannot be raised
+ * that far, the probe budget shrinks to what leaves a quarter (at least 32)
+ * of the descriptors to libmilter: with none left, libmilter's accept loop
+ * spins on EMFILE and the MTA waits.  Returns the budget to use.
+ */
+static int
+fd_budget(const struct pm_config *cf)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)cf->probe.max_inflight * 2 + 256;
+	rlim_t want = (rlim_t)cf->probe.max_inflight * 2 + 256, reserve;
+	long budget;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
-		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-		if (rl.rlim_cur < want)
-			log_msg(LOG_WARNING, "start", "descriptor limit %llu is below %llu "
-			    "(probe.max_inflight x 2 + 256): probes may fail with emfile",
-			    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
-	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return cf->probe.max_inflight;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur >= want)
+		return cf->probe.max_inflight;
+	reserve = rl.rlim_cur / 4 > 32 ? rl.rlim_cur / 4 : 32;
+	budget = rl.rlim_cur > reserve + 2 ? (long)(rl.rlim_cur - reserve) / 2 : 1;
+	if (budget > cf->probe.max_inflight)
+		budget = cf->probe.max_inflight;
+	log_msg(LOG_WARNING, "start", "descriptor limit %llu is below %llu "
+	    "(probe.max_inflight x 2 + 256): probe sockets limited to %ld, leaving "
+	    "%llu descriptors to the MTA's connections; raise the limit "
+	    "(ulimit -n, LimitNOFILE=)", (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)want, budget, (unsigned long long)reserve);
+	return (int)budget;
 }
 
 static struct pe_engine *
-make_engine(const struct pm_config *cf, char *err, size_t errlen)
+make_engine(const struct pm_config *cf, int max_inflight, char *err, size_t errlen)
 {
 	struct pe_options po;
 
@@ -400,10 +416,11 @@ make_engine(const struct pm_config *cf, char *err, size_t errlen)
 		po.canary_target = cf->probe.target_addr;
 		po.canary_target_len = cf->probe.target_addr_len;
 	}
-	po.max_inflight = cf->probe.max_inflight;
+	po.max_inflight = max_inflight;
 	po.max_per_client = cf->probe.max_per_client;
 	po.max_queue = cf->probe.max_queue;
-	po.max_canary_conns = cf->probe.max_inflight;
+	po.max_queue_wait = cf->probe.max_queue_wait;
+	po.max_canary_conns = max_inflight;
 	po.read_cap = 4096;
 	return pe_create(&po, pm_probe_result, pm_probe_done, err, errlen);
 }
@@ -415,7 +432,7 @@ main(int argc, char **argv)
 	char err[600];
 	struct pm_config *cf;
 	struct passwd *pw = NULL;
-	int ch, r;
+	int ch, r, max_inflight;
 	const char *why;
 	sigset_t all, usr;
 	pthread_t sigthr;
@@ -494,11 +511,11 @@ main(int argc, char **argv)
 	umask(022);
 	if ((r = socket_perms(cf, pw)) != 0)
 		return r;
-	raise_fd_limit(cf);
+	max_inflight = fd_budget(cf);
 	if ((pm.vt = vt_new((size_t)cf->verdict.max_entries)) == NULL ||
 	    (pm.rl = rl_new(65536)) == NULL)
 		return startup_fail(EX_OSERR, "out of memory");
-	if ((pm.engine = make_engine(cf, err, sizeof(err))) == NULL)
+	if ((pm.engine = make_engine(cf, max_inflight, err, sizeof(err))) == NULL)
 		return startup_fail(EX_UNAVAILABLE, "%s", err);
 	if ((why = become(pw)) != NULL)
 		return startup_fail(EX_NOPERM, "%s", why);

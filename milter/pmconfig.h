@@ -58,6 +58,7 @@ struct pm_config {
 		char *banner;
 		struct pe_timing timing;
 		int max_inflight, max_per_client, max_queue;
+		double max_queue_wait;
 		int rate_limit;			/* new probe sets per /24 (/64) a minute */
 		struct cidr_list allow_private;
 		char *resolver;

@@ -32,9 +32,13 @@ struct ent {
 	char egress[VT_EGRESS_MAX];
 };
 
+/* waiters sleep on the condition variable of their address's stripe, so a
+ * verdict wakes the few sessions that may wait for it, not all of them */
+#define VT_NCV 256
+
 struct vt {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv[VT_NCV];
 	struct ent **tab;
 	size_t nbuckets, n, npending, max;
 	TAILQ_HEAD(entq, ent) lru, pend;
@@ -88,7 +92,8 @@ vt_new(size_t max)
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->cv, &ca);
+	for (int i = 0; i < VT_NCV; i++)
+		pthread_cond_init(&t->cv[i], &ca);
 	pthread_condattr_destroy(&ca);
 	t->max = max < 16 ? 16 : max;
 	TAILQ_INIT(&t->lru);
@@ -118,7 +123,8 @@ vt_free(struct vt *t)
 		free(e);
 	}
 	free(t->tab);
-	pthread_cond_destroy(&t->cv);
+	for (int i = 0; i < VT_NCV; i++)
+		pthread_cond_destroy(&t->cv[i]);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
@@ -314,7 +320,7 @@ vt_complete(struct vt *t, const struct pm_addr *a, enum vt_state st,
 		snprintf(e->evidence, sizeof(e->evidence), "%s", evidence ? evidence : "");
 		snprintf(e->egress, sizeof(e->egress), "%s", egress ? egress : "");
 	}
-	pthread_cond_broadcast(&t->cv);
+	pthread_cond_broadcast(&t->cv[hash_addr(a, VT_NCV)]);
 	pthread_mutex_unlock(&t->mu);
 }
 
@@ -333,7 +339,7 @@ vt_wait(struct vt *t, const struct pm_addr *a, double deadline, struct vt_info *
 		struct timespec ts;
 		ts.tv_sec = (time_t)deadline;
 		ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
-		int r = pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+		int r = pthread_cond_timedwait(&t->cv[hash_addr(a, VT_NCV)], &t->mu, &ts);
 		if (r != 0 && r != ETIMEDOUT && r != EINTR)
 			break;
 	}

@@ -184,6 +184,7 @@ struct pe_engine {
 	struct jobq dead;		/* done, freed by the reaper: a callback
 					 * that ended its job may still look at it */
 	struct event *reaper;
+	struct event *sweep;		/* once a second: requests waited too long */
 	TAILQ_HEAD(, closer) closers;
 	int nwaiting, inflight;
 	struct pe_stats st;		/* every field read and written with atomics */
@@ -951,9 +952,18 @@ static void
 admit(struct pe_engine *e)
 {
 	struct job *j;
+	double now = now_mono();
 
 	while ((j = TAILQ_FIRST(&e->waiting)) != NULL) {
 		int want = reservation(e, j->ntests);
+		/* FIFO: when the head is not too old, none behind it is */
+		if (e->opt.max_queue_wait > 0 && now - j->submitted > e->opt.max_queue_wait) {
+			TAILQ_REMOVE(&e->waiting, j, link);
+			e->nwaiting--;
+			ST_ADD(e, overload, 1);
+			job_done(j, "overload");
+			continue;
+		}
 		if (e->inflight + want > e->opt.max_inflight)
 			break;
 		TAILQ_REMOVE(&e->waiting, j, link);
@@ -1029,6 +1039,14 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	admit(e);
 }
 
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	admit(arg);
+}
+
 static void *
 engine_main(void *arg)
 {
@@ -1101,7 +1119,8 @@ pe_create(const struct pe_options *opt, pe_result_fn on_result, pe_done_fn on_do
 		LIST_INIT(&e->mwait[i]);
 	if ((e->base = event_base_new()) == NULL ||
 	    (e->wake = event_new(e->base, -1, 0, wake_cb, e)) == NULL ||
-	    (e->reaper = event_new(e->base, -1, 0, reap_cb, e)) == NULL) {
+	    (e->reaper = event_new(e->base, -1, 0, reap_cb, e)) == NULL ||
+	    (e->sweep = event_new(e->base, -1, EV_PERSIST, sweep_cb, e)) == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
 		pe_free(e);
 		return NULL;
@@ -1125,7 +1144,12 @@ pe_create(const struct pe_options *opt, pe_result_fn on_result, pe_done_fn on_do
 int
 pe_start(struct pe_engine *e)
 {
-	int r = pthread_create(&e->thr, NULL, engine_main, e);
+	struct timeval sec = { 1, 0 };
+	int r;
+
+	if (e->opt.max_queue_wait > 0)
+		evtimer_add(e->sweep, &sec);
+	r = pthread_create(&e->thr, NULL, engine_main, e);
 	if (r != 0) {
 		errno = r;
 		return -1;
@@ -1244,14 +1268,18 @@ pe_job_budget(const struct pe_engine *e, size_t ntests, const struct pe_timing *
 	return t;
 }
 
-/* ... and with the longest possible wait in the queue before it */
+/* ... and with the longest possible wait in the queue before it: at most
+ * max_queue_wait (and the sweep's second), else a full queue's waves */
 double
 pe_pending_bound(const struct pe_engine *e, size_t ntests, const struct pe_timing *tm)
 {
 	int slots = e->opt.max_inflight / reservation(e, ntests);
-	double waves = 1.0 + (double)((e->opt.max_queue + slots - 1) / (slots > 0 ? slots : 1));
+	double budget = pe_job_budget(e, ntests, tm);
+	double waves = (double)((e->opt.max_queue + slots - 1) / (slots > 0 ? slots : 1));
 
-	return waves * pe_job_budget(e, ntests, tm);
+	if (e->opt.max_queue_wait > 0 && e->opt.max_queue_wait + 1.0 < waves * budget)
+		return e->opt.max_queue_wait + 1.0 + budget;
+	return (1.0 + waves) * budget;
 }
 
 void
@@ -1286,6 +1314,8 @@ pe_free(struct pe_engine *e)
 		event_free(e->wake);
 	if (e->reaper != NULL)
 		event_free(e->reaper);
+	if (e->sweep != NULL)
+		event_free(e->sweep);
 	if (e->base != NULL)
 		event_base_free(e->base);
 	pthread_mutex_destroy(&e->mu);

@@ -106,6 +106,10 @@ struct pe_options {
 	int max_inflight;		/* global budget of probe sockets */
 	int max_per_client;		/* concurrent tests per request */
 	int max_queue;			/* requests waiting for admission */
+	double max_queue_wait;		/* seconds a request may wait for admission;
+					 * older ones end with verdict error (reason
+					 * overload): probing a client minutes after it
+					 * left helps nobody; 0 = no limit */
 	int max_canary_conns;		/* concurrent canary connections */
 	size_t read_cap;		/* bytes read per test before giving up */
 };

@@ -223,6 +223,8 @@ free_port(void)
 	return p;
 }
 
+static double queue_wait;	/* max_queue_wait of the next engine */
+
 static struct pe_engine *
 engine(int max_inflight, int per_client, int max_queue)
 {
@@ -240,6 +242,7 @@ engine(int max_inflight, int per_client, int max_queue)
 	o.max_inflight = max_inflight;
 	o.max_per_client = per_client;
 	o.max_queue = max_queue;
+	o.max_queue_wait = queue_wait;
 	e = pe_create(&o, on_result, on_done, err, sizeof(err));
 	if (e == NULL) {
 		printf("engine: %s\n", err);
@@ -378,6 +381,24 @@ main(void)
 		for (int i = 0; i < 6; i++)
 			over += strcmp(q[i].reason, "overload") == 0;
 		T_OK(over >= 1 && over <= 5, "some requests refused as overload");
+		pe_stop(e);
+		pe_free(e);
+	}
+	/* a request that waited too long for admission ends as overload
+	 * instead of being probed after its session is long gone */
+	{
+		struct outcome q[3];
+		queue_wait = 0.3;
+		e = engine(1, 1, 100);
+		queue_wait = 0;
+		for (int i = 0; i < 3; i++)
+			probe(e, "socks5", silent, 3.0, 0, &q[i]);
+		T_OK(wait_done(q, 3, 6.0), "three requests under a budget of one socket end");
+		T_OK(strcmp(q[0].reason, "inconclusive") == 0 && q[0].results == 1,
+		    "the first one ran (silent peer: timeout)");
+		T_OK(strcmp(q[1].reason, "overload") == 0 && strcmp(q[2].reason, "overload") == 0 &&
+		    q[1].results == 0 && q[2].results == 0,
+		    "the others waited past max_queue_wait: overload, never probed");
 		pe_stop(e);
 		pe_free(e);
 	}
