@@ -187,10 +187,14 @@ pm_probe_result(const struct pe_result *r, void *arg)
 	struct lb l;
 	static double emfile_warned;	/* engine thread only */
 
-	if (strcmp(r->reason, "emfile") == 0 && vt_now() - emfile_warned >= 60.0) {
-		emfile_warned = vt_now();
-		log_msg(LOG_WARNING, "error", "out of descriptors: probes fail with emfile "
-		    "(raise the limit: ulimit -n, LimitNOFILE=; or lower probe.max_inflight)");
+	if (strcmp(r->reason, "emfile") == 0) {
+		__atomic_store_n(&pm.emfile_at, vt_now(), __ATOMIC_RELAXED);
+		if (vt_now() - emfile_warned >= 60.0) {
+			emfile_warned = vt_now();
+			log_msg(LOG_WARNING, "error", "out of descriptors: probes fail with emfile, "
+			    "and sessions do not wait for pending verdicts while it lasts "
+			    "(raise the limit: ulimit -n, LimitNOFILE=; or lower probe.max_inflight)");
+		}
 	}
 
 	lb_init(&l, "NOQUEUE", "probe");
@@ -290,7 +294,11 @@ enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 	if (s->skip != NULL || !s->have_addr || stage != cf->action.stage)
 		return SMFIS_CONTINUE;
 	vt_get(pm.vt, &s->a, vt_now(), &v);
-	if (v.state == VT_PENDING && cf->action.pending_wait > 0)
+	/* short of descriptors (a probe found none in the last 10 s), a session
+	 * held open for a verdict takes one more that libmilter needs to
+	 * accept the next: then do not wait, on_pending applies at once */
+	if (v.state == VT_PENDING && cf->action.pending_wait > 0 &&
+	    vt_now() - __atomic_load_n(&pm.emfile_at, __ATOMIC_RELAXED) > 10.0)
 		vt_wait(pm.vt, &s->a, vt_now() + cf->action.pending_wait, &v);
 	f.stage = stage;
 	f.verdict = v.state;
