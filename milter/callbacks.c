@@ -188,7 +188,7 @@ pm_probe_result(const struct pe_result *r, void *arg)
 	static double emfile_warned;	/* engine thread only */
 
 	if (strcmp(r->reason, "emfile") == 0) {
-		__atomic_store_n(&pm.emfile_at, vt_now(), __ATOMIC_RELAXED);
+		__atomic_store_n(&pm.emfile_at, (int64_t)vt_now(), __ATOMIC_RELAXED);
 		if (vt_now() - emfile_warned >= 60.0) {
 			emfile_warned = vt_now();
 			log_msg(LOG_WARNING, "error", "out of descriptors: probes fail with emfile, "
@@ -298,7 +298,7 @@ enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 	 * held open for a verdict takes one more that libmilter needs to
 	 * accept the next: then do not wait, on_pending applies at once */
 	if (v.state == VT_PENDING && cf->action.pending_wait > 0 &&
-	    vt_now() - __atomic_load_n(&pm.emfile_at, __ATOMIC_RELAXED) > 10.0)
+	    vt_now() - (double)__atomic_load_n(&pm.emfile_at, __ATOMIC_RELAXED) > 10.0)
 		vt_wait(pm.vt, &s->a, vt_now() + cf->action.pending_wait, &v);
 	f.stage = stage;
 	f.verdict = v.state;

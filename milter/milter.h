@@ -26,7 +26,7 @@ struct pm_global {
 	char hostname[256];
 	struct pm_counters c;	/* updated with atomics */
 	struct hist connect_us;	/* time spent in the connect callback */
-	double emfile_at;	/* last probe that found no descriptor (atomic) */
+	int64_t emfile_at;	/* when a probe last found no descriptor (monotonic s, atomic) */
 };
 
 extern struct pm_global pm;
