@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "log.h"
+#include "../probes/probes.h"
 
 /* read by every thread, written on reload: atomics */
 static int log_level = LOG_INFO;
@@ -22,7 +23,8 @@ static char log_ident[32] = "proxymilter";
  * Once log_async_start() ran, lines go through a bounded queue to a thread
  * of their own, so no callback (libmilter's or the engine's) ever waits
  * for syslogd or a slow stderr.  A full queue drops the line and counts it
- * (log_dropped, in the stats line).
+ * (log_dropped, in the stats line).  The thread runs as SCHED_BATCH: waking
+ * it for a line does not preempt the callback that wrote the line.
  */
 #define QCAP 8192
 struct qline {
@@ -189,6 +191,7 @@ log_thread(void *arg)
 	unsigned n;
 
 	(void)arg;
+	pe_thread_batch();
 	pthread_mutex_lock(&lq.mu);
 	for (;;) {
 		while (lq.n == 0 && !lq.stop)

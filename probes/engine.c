@@ -1053,6 +1053,7 @@ engine_main(void *arg)
 	struct pe_engine *e = arg;
 	struct job *j;
 
+	pe_thread_batch();
 	/* no listener in "mta" and "banner" modes: run even with nothing pending */
 	event_base_loop(e->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	/* shutting down: end everything, each request's done callback once */

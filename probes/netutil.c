@@ -2,6 +2,8 @@
  * netutil.c - address text, numeric host:port parsing, printable excerpts.
  */
 #include "config.h"
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,17 @@ pe_parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 		return 0;
 	}
 	return -1;
+}
+
+void
+pe_thread_batch(void)
+{
+#ifdef SCHED_BATCH
+	struct sched_param sp;
+
+	memset(&sp, 0, sizeof(sp));
+	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+#endif
 }
 
 size_t

@@ -198,6 +198,10 @@ const struct pe_tag *pe_builtin_tag(size_t i);
 int pe_parse_hostport(const char *s, struct sockaddr_storage *, socklen_t *);
 /* port of an AF_INET/AF_INET6 sockaddr */
 int pe_target_port(const struct sockaddr *);
+/* The calling thread becomes SCHED_BATCH (Linux): a wake-up of it no longer
+ * preempts the thread that woke it (a libmilter callback handing it work);
+ * it still gets its fair share of the CPU.  Best effort. */
+void pe_thread_batch(void);
 /* Address text without port (v4-mapped shown as IPv4). */
 const char *pe_addr_str(const struct sockaddr *, char *buf, size_t len);
 /* Copy printable ASCII of src into dst (cap dstlen-1), others as '?'. */
