@@ -84,6 +84,14 @@ spawn() {
 	fi
 }
 fail=0
+# wait_all: wait for every spawned job; non-zero when one failed
+wait_all() {
+	while [ "$running" -gt 0 ]; do
+		wait -n || fail=1
+		running=$((running - 1))
+	done
+	[ "$fail" -eq 0 ]
+}
 
 # the project's sources: instrumented for coverage (fuzzer-no-link)
 OBJS=()
@@ -96,11 +104,7 @@ for s in "${SRCS[@]}"; do
 		spawn "$CC" $CFLAGS -fsanitize=fuzzer-no-link -c "$s" -o "$o"
 	fi
 done
-while [ "$running" -gt 0 ]; do
-	wait -n || fail=1
-	running=$((running - 1))
-done
-[ "$fail" -eq 0 ] || { echo "build.sh: compiling the sources failed" >&2; exit 1; }
+wait_all || { echo "build.sh: compiling the sources failed" >&2; exit 1; }
 
 # the harnesses; fuzz_report includes milter/report.c and needs nothing else
 for h in "$TOP"/tests/fuzz/fuzz_*.c; do
@@ -119,9 +123,5 @@ for h in "$TOP"/tests/fuzz/fuzz_*.c; do
 		spawn "$CC" $CFLAGS -fsanitize=fuzzer "$h" "${objs[@]}" $PKG_LIBS -o "$bin"
 	fi
 done
-while [ "$running" -gt 0 ]; do
-	wait -n || fail=1
-	running=$((running - 1))
-done
-[ "$fail" -eq 0 ] || { echo "build.sh: linking the harnesses failed" >&2; exit 1; }
+wait_all || { echo "build.sh: linking the harnesses failed" >&2; exit 1; }
 echo "build.sh: harnesses in $OUT"

@@ -71,6 +71,29 @@ fz_chunk(struct fz_chunker *c, size_t left)
  * until it decides; more than 1024 bytes without a line end is a foreign
  * peer.  Returns 1 when the test is over, 0 to read more.
  */
+/* the banner a target's greeting must start with: one of a few usual
+ * ones, or up to 63 bytes taken from the input */
+static inline void
+fz_banner(const uint8_t **data, size_t *size, char *banner, size_t len)
+{
+	static const char *const usual[4] = { "220 ", "220 mx.example.org", "", "SSH-" };
+	uint8_t b = fz_byte(data, size);
+	size_t bl = b & 63;
+
+	if (b < 0x80) {
+		snprintf(banner, len, "%s", usual[b % 4]);
+		return;
+	}
+	if (bl > *size)
+		bl = *size;
+	if (bl >= len)
+		bl = len - 1;
+	memcpy(banner, *data, bl);
+	banner[bl] = '\0';
+	*data += bl;
+	*size -= bl;
+}
+
 static inline int
 fz_tunnel_read(struct pe_tunnel *tn, struct pe_pstate *ps, struct evbuffer *in,
     struct evbuffer *out, const char *goodmac)
@@ -106,6 +129,24 @@ fz_tunnel_read(struct pe_tunnel *tn, struct pe_pstate *ps, struct evbuffer *in,
 		return 1;
 	}
 	return 0;
+}
+/* the rest of the input, read by read, through the tunnel conversation
+ * that pe_tunnel_start began, until it decides or the input ends */
+static inline void
+fz_tunnel_run(struct pe_tunnel *tn, struct pe_pstate *ps, struct evbuffer *in,
+    struct evbuffer *out, const char *goodmac, struct fz_chunker *ch,
+    const uint8_t *data, size_t size)
+{
+	pe_tunnel_start(tn, ps, out);
+	for (;;) {
+		evbuffer_drain(out, evbuffer_get_length(out));
+		if (fz_tunnel_read(tn, ps, in, out, goodmac) || size == 0)
+			return;
+		size_t k = fz_chunk(ch, size);
+		evbuffer_add(in, data, k);
+		data += k;
+		size -= k;
+	}
 }
 #endif
 

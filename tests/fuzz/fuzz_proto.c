@@ -38,7 +38,6 @@ static struct sockaddr_storage tgt[4];
 static struct evbuffer *in, *out;
 static struct pe_proof *pf;
 static char nonce[PE_NONCE_HEX + 1], mac[PE_MAC_HEX + 1];
-static const char *const banners[4] = { "220 ", "220 mx.example.org", "", "SSH-" };
 
 static void
 init(void)
@@ -108,7 +107,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pe_tunnel tn;
 	struct fz_chunker ch;
 	char banner[64];
-	uint8_t b1, tbits, bb;
+	uint8_t b1, tbits;
 	int armed = 0, r = 0;
 	size_t i;
 
@@ -120,18 +119,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	b1 = fz_byte(&data, &size);
 	fz_chunker_init(&ch, fz_byte(&data, &size));
 	tbits = fz_byte(&data, &size);
-	bb = fz_byte(&data, &size);
-	if (bb < 0x80) {
-		snprintf(banner, sizeof(banner), "%s", banners[bb % 4]);
-	} else {
-		size_t bl = bb & 63;
-		if (bl > size)
-			bl = size;
-		memcpy(banner, data, bl);
-		banner[bl] = '\0';
-		data += bl;
-		size -= bl;
-	}
+	fz_banner(&data, &size, banner, sizeof(banner));
 
 	memset(&ps, 0, sizeof(ps));
 	{
@@ -182,15 +170,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pe_addr_str(ps.target, a, sizeof(a));
 		snprintf(tn.mail.spec, sizeof(tn.mail.spec), "%s:%u/%s", a, 1080u, p->name);
 	}
-	pe_tunnel_start(&tn, &ps, out);
-	for (;;) {
-		evbuffer_drain(out, evbuffer_get_length(out));
-		if (fz_tunnel_read(&tn, &ps, in, out, (b1 & 0x20) ? mac : NULL) || size == 0)
-			break;
-		size_t k = fz_chunk(&ch, size);
-		evbuffer_add(in, data, k);
-		data += k;
-		size -= k;
-	}
+	fz_tunnel_run(&tn, &ps, in, out, (b1 & 0x20) ? mac : NULL, &ch, data, size);
 	return 0;
 }

@@ -22,7 +22,6 @@
 static struct evbuffer *in, *out;
 static struct pe_proof *pf;
 static char nonce[PE_NONCE_HEX + 1], mac[PE_MAC_HEX + 1];
-static const char *const banners[4] = { "220 ", "220 mx.example.org", "", "SSH-" };
 
 static void
 init(void)
@@ -48,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pe_tunnel tn;
 	struct fz_chunker ch;
 	char banner[64];
-	uint8_t b0, bb;
+	uint8_t b0;
 
 	if (in == NULL)
 		init();
@@ -56,18 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	evbuffer_drain(out, evbuffer_get_length(out));
 	b0 = fz_byte(&data, &size);
 	fz_chunker_init(&ch, fz_byte(&data, &size));
-	bb = fz_byte(&data, &size);
-	if (bb < 0x80) {
-		snprintf(banner, sizeof(banner), "%s", banners[bb % 4]);
-	} else {
-		size_t bl = bb & 63;
-		if (bl > size)
-			bl = size;
-		memcpy(banner, data, bl);
-		banner[bl] = '\0';
-		data += bl;
-		size -= bl;
-	}
+	fz_banner(&data, &size, banner, sizeof(banner));
 
 	/* what the protocol left in ps, and engine.c's tunnel_begin */
 	memset(&ps, 0, sizeof(ps));
@@ -92,15 +80,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (b0 & 16) ? "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff" : "203.0.113.255",
 		    65535u, "https-connect");
 	}
-	pe_tunnel_start(&tn, &ps, out);
-	for (;;) {
-		evbuffer_drain(out, evbuffer_get_length(out));
-		if (fz_tunnel_read(&tn, &ps, in, out, (b0 & 8) ? mac : NULL) || size == 0)
-			break;
-		size_t k = fz_chunk(&ch, size);
-		evbuffer_add(in, data, k);
-		data += k;
-		size -= k;
-	}
+	fz_tunnel_run(&tn, &ps, in, out, (b0 & 8) ? mac : NULL, &ch, data, size);
 	return 0;
 }
