@@ -67,6 +67,7 @@ version(void)
  * and exits with the daemon's status and message.
  */
 static int ready_fd = -1;	/* daemon: the pipe to the waiting parent */
+static void pid_remove(void);
 static int foreground;
 static int to_stderr;		/* log lines go to stderr as well */
 
@@ -84,6 +85,7 @@ startup_fail(int code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_msg(LOG_ERR, "error", "%s", msg);
+	pid_remove();
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "%d %s", code, msg);
 		close(ready_fd);
@@ -172,6 +174,7 @@ daemonize(void)
  * remove only the file we locked.
  */
 static int pid_fd = -1;
+static const char *pid_path;
 
 static int
 pid_lock(const char *path, const struct passwd *pw)
@@ -202,6 +205,7 @@ pid_lock(const char *path, const struct passwd *pw)
 			    "is already running (pid %s)", path, buf[0] ? buf : "?");
 		return startup_fail(EX_CANTCREAT, "cannot lock pid file %s: %s", path, strerror(e));
 	}
+	pid_path = path;
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(pid_fd, 0) < 0 || pwrite(pid_fd, buf, (size_t)n, 0) != n)
 		return startup_fail(EX_CANTCREAT, "cannot write pid file %s: %s", path, strerror(errno));
@@ -210,15 +214,15 @@ pid_lock(const char *path, const struct passwd *pw)
 
 /* remove the pid file if it is still the one we locked */
 static void
-pid_remove(const char *path)
+pid_remove(void)
 {
 	struct stat a, b;
 
 	if (pid_fd < 0)
 		return;
-	if (fstat(pid_fd, &a) == 0 && stat(path, &b) == 0 &&
+	if (pid_path != NULL && fstat(pid_fd, &a) == 0 && stat(pid_path, &b) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-		unlink(path);
+		unlink(pid_path);
 	close(pid_fd);
 	pid_fd = -1;
 }
@@ -549,7 +553,7 @@ main(int argc, char **argv)
 	pm_log_stats();
 	log_msg(LOG_NOTICE, "stop", "%s", r == MI_SUCCESS ? "normal shutdown" : "libmilter failed");
 	log_async_stop();
-	pid_remove(cf->pid_file);
+	pid_remove();
 	/* libmilter does not wait for running sessions: the table and the
 	 * engine object stay allocated until the process exits */
 	config_unref(cf);

@@ -188,9 +188,10 @@ kill $BUSY 2>/dev/null
 python3 -c 'import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 18900)); s.listen(); time.sleep(5)' &
 BUSY=$!
 wait_listen 127.0.0.1 18900 10
-sed -i 's|^log_stderr = true;|log_stderr = false;|' "$T/busy.conf"
+sed -i "s|^log_stderr = true;|log_stderr = false;|; s|^pid_file = \"\";|pid_file = \"$T/busy/pm.pid\";|" "$T/busy.conf"
 out=$(timeout 10 "$PM_BIN" -c "$T/busy.conf" 2>&1); rc=$?
 kill $BUSY 2>/dev/null
 [ $rc -eq 69 ] && echo "$out" | grep -q 'cannot open milter socket inet:18900@127.0.0.1' &&
 	pass "daemon mode, busy socket: the parent exits 69 with the error on stderr" || fail "daemon busy socket" "rc=$rc $out"
+[ ! -e "$T/busy/pm.pid" ] && pass "a failed start leaves no pid file behind" || fail "pid file left after a failed start"
 summary
