@@ -87,10 +87,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		FZ_CHECK(want < 0);
-		/* each byte counted once: the kept tail is not counted yet */
-		FZ_CHECK(seen + evbuffer_get_length(in) == fed);
 		if (r < 0)
 			break;		/* past the cap: the canary closes */
+		/* each byte counted once: the kept tail is not counted yet */
+		FZ_CHECK(seen + evbuffer_get_length(in) == fed);
 		FZ_CHECK(evbuffer_get_length(in) <= 64);
 	}
 	return 0;
