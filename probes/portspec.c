@@ -44,6 +44,12 @@ pe_builtin_tag(size_t i)
 /* (protocol, port) pairs already in the list: one bit each */
 struct seen {
 	unsigned char bit[16][65536 / 8];
+	/* tags expanded to the end in this call: meeting one again adds
+	 * nothing (its tests are all in), so it is skipped; without this, tags
+	 * nesting other tags cost fanout^depth x their port ranges (fuzzing
+	 * found 18 s for a 200-byte config) */
+	const struct pe_tag *done[64];
+	size_t ndone;
 };
 
 static size_t
@@ -155,6 +161,9 @@ expand(struct seen *sn, const char *spec, const struct pe_tag *user, int depth, 
 
 	if (t == NULL)
 		return parse_spec(sn, spec, tests, ntests, err, errlen);
+	for (size_t i = 0; i < sn->ndone; i++)
+		if (sn->done[i] == t)
+			return 0;
 	if (depth > 4) {
 		snprintf(err, errlen, "tag \"%.40s\" nests too deep (a loop?)", spec);
 		return -1;
@@ -162,6 +171,9 @@ expand(struct seen *sn, const char *spec, const struct pe_tag *user, int depth, 
 	for (const char *const *s = t->specs; *s != NULL; s++)
 		if (expand(sn, *s, user, depth + 1, tests, ntests, err, errlen) < 0)
 			return -1;
+	/* marked only once finished, so a loop still nests too deep */
+	if (sn->ndone < sizeof(sn->done) / sizeof(sn->done[0]))
+		sn->done[sn->ndone++] = t;
 	return 0;
 }
 

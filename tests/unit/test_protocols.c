@@ -420,6 +420,28 @@ main(void)
 		n = 0;
 		T_OK(pe_scan_parse("mine", ut, &t, &n, err, sizeof(err)) == 0 && n == 1 + pe_proto_count() + 2, "user tags nest");
 		free(t);
+		/* five tags of eight, each naming the next eight times, the last
+		 * the whole range: each tag is expanded once (it took 18 s) */
+		static const char *const ta[] = { "b", "b", "b", "b", "b", "b", "b", "b", NULL };
+		static const char *const tb[] = { "c", "c", "c", "c", "c", "c", "c", "c", NULL };
+		static const char *const tc[] = { "d", "d", "d", "d", "d", "d", "d", "d", NULL };
+		static const char *const td[] = { "e", "e", "e", "e", "e", "e", "e", "e", NULL };
+		static const char *const te[] = { "1-65535/all", NULL };
+		const struct pe_tag deep[] = { { "a", ta }, { "b", tb }, { "c", tc }, { "d", td },
+		    { "e", te }, { NULL, NULL } };
+		t = NULL;
+		n = 0;
+		T_OK(pe_scan_parse("a", deep, &t, &n, err, sizeof(err)) == 0 && n == 65535 * pe_proto_count(),
+		    "nested tags named many times are expanded once each");
+		free(t);
+		static const char *const la[] = { "80", "lb", NULL };
+		static const char *const lb[] = { "la", NULL };
+		const struct pe_tag loop[] = { { "la", la }, { "lb", lb }, { NULL, NULL } };
+		t = NULL;
+		n = 0;
+		T_OK(pe_scan_parse("la", loop, &t, &n, err, sizeof(err)) < 0 && strstr(err, "nests too deep"),
+		    "a tag loop is still refused");
+		free(t);
 		T_OK(pe_builtin_tag(0) != NULL && strcmp(pe_builtin_tag(0)->name, "basic") == 0 && pe_builtin_tag(3) == NULL,
 		    "built-in tags listed");
 	}
