@@ -84,15 +84,7 @@ mkdir -p "$OUT" || die "cannot create $OUT"
 PIDS=$OUT/pids
 : >"$PIDS"
 
-alive() { [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* ([^)]*) [ZX]' "/proc/$1/stat" 2>/dev/null; }
-stop_pid() { # stop_pid PID [secs]: TERM, wait, KILL
-	local pid=$1 t=${2:-10} i=0
-	alive "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null
-	while alive "$pid" && [ $i -lt $((t * 10)) ]; do sleep 0.1; i=$((i + 1)); done
-	alive "$pid" && kill -KILL "$pid" 2>/dev/null
-	return 0
-}
+. "$TOP/tests/lib/proc.sh"
 cleanup() {
 	local pid
 	trap - EXIT INT TERM

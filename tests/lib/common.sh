@@ -33,12 +33,7 @@ require_loopback() {
 	done
 }
 
-# alive PID: exists and is not a zombie
-alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	local st; st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
+. "$TOP/tests/lib/proc.sh"
 
 # spawn NAME LOG CMD...: run CMD in the background in its own session,
 # record "NAME PID" so that stop_all can end it by pid
@@ -50,15 +45,6 @@ spawn() {
 	local i=0
 	while [ ! -s "$pf" ] && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
 	echo "$name $(cat "$pf")" >>"$PIDS_FILE"
-}
-
-stop_pid() { # stop_pid PID [secs]
-	local pid=$1 t=${2:-10} i=0
-	alive "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null
-	while alive "$pid" && [ $i -lt $((t * 20)) ]; do sleep 0.05; i=$((i + 1)); done
-	alive "$pid" && kill -KILL "$pid" 2>/dev/null
-	return 0
 }
 
 stop_name() { # stop one service started with spawn
