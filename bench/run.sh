@@ -11,7 +11,7 @@
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$TOP/build}
-make -C "$B" bench/pmbench probes/proxyprobe >/dev/null || exit 1
+make -C "$B" bench/pmbench tools/proxyprobe >/dev/null || exit 1
 ulimit -n 4096
 echo "== engine"; "$B/bench/pmbench" engine 2000
 echo "== table";  "$B/bench/pmbench" table 1000000
@@ -41,7 +41,7 @@ for src in 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5; do
 done
 echo "== proxyprobe -a full against 127.0.0.7 (nothing listening), 5 runs"
 for i in 1 2 3 4 5; do
-	/usr/bin/time -f "%e s wall, %M KB max RSS" "$B/probes/proxyprobe" -a -v 0 127.0.0.7 full
+	/usr/bin/time -f "%e s wall, %M KB max RSS" "$B/tools/proxyprobe" -a -v 0 127.0.0.7 full
 done 2>&1
 echo "== proxyprobe -a 1-65535/socks5 against 127.0.0.7 (65535 tests)"
-/usr/bin/time -f "%e s wall, %M KB max RSS" "$B/probes/proxyprobe" -a -v 0 127.0.0.7 1-65535/socks5 2>&1
+/usr/bin/time -f "%e s wall, %M KB max RSS" "$B/tools/proxyprobe" -a -v 0 127.0.0.7 1-65535/socks5 2>&1

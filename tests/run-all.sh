@@ -64,13 +64,13 @@ fi
 # is a failure even when the test itself passed
 san_integration() {
 	local kind=$1 b=$TOP/$2 t name rep
-	[ -x "$b/milter/proxymilter" ] && [ -x "$b/probes/proxyprobe" ] || return 0
+	[ -x "$b/milter/proxymilter" ] && [ -x "$b/tools/proxyprobe" ] || return 0
 	for t in tests/integration/*.sh; do
 		name=$(basename "$t" .sh)
 		rep=$LOGDIR/$kind-reports/$name
 		rm -rf "$rep"
 		mkdir -p "$rep"
-		PM_BIN=$b/milter/proxymilter PP=$b/probes/proxyprobe R=$b/milter/proxymilter-report \
+		PM_BIN=$b/milter/proxymilter PP=$b/tools/proxyprobe R=$b/tools/proxymilter-report \
 		ASAN_OPTIONS=detect_leaks=0:log_path=$rep/asan UBSAN_OPTIONS=print_stacktrace=1:log_path=$rep/ubsan \
 		TSAN_OPTIONS=halt_on_error=0:exitcode=66:log_path=$rep/tsan \
 			run "$kind-integration/$name" bash "$t"

@@ -106,12 +106,12 @@ for s in "${SRCS[@]}"; do
 done
 wait_all || { echo "build.sh: compiling the sources failed" >&2; exit 1; }
 
-# the harnesses; fuzz_report includes milter/report.c and needs nothing else
+# the harnesses; fuzz_report includes tools/report.c and needs nothing else
 for h in "$TOP"/tests/fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
 	bin=$OUT/$name
 	if [ "$name" = fuzz_report ]; then
-		deps=("$TOP/milter/report.c")
+		deps=("$TOP/tools/report.c")
 		objs=()
 	else
 		deps=("${OBJS[@]}")

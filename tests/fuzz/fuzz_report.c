@@ -1,5 +1,5 @@
 /*
- * fuzz_report - proxymilter-report's line parser (milter/report.c).  The
+ * fuzz_report - proxymilter-report's line parser (tools/report.c).  The
  * program is one file with main(); its static parse(), account() and
  * read_stream() are reached by including the file with main renamed.  The
  * input is a log, read through read_stream() from an fmemopen() stream,
@@ -9,7 +9,7 @@
  */
 #define main report_main
 int report_main(int, char **);
-#include "../../milter/report.c"
+#include "../../tools/report.c"
 #undef main
 
 #include "fuzz.h"

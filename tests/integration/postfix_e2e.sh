@@ -121,7 +121,7 @@ grep -qi '^X-Proxy-Check:' "$f" && fail "client-supplied X-Proxy-Check removed" 
 	pass "client-supplied X-Proxy-Check removed"
 
 # proxymilter-report on this log: the open proxies and their rejects
-R=${R:-$TOP/build/milter/proxymilter-report}
+R=${R:-$TOP/build/tools/proxymilter-report}
 rep=$("$R" -n 0 "$MLOG")
 echo "$rep" | grep -qE '^ +1 +2  \[127\.0\.0\.5\] +socks5:1080 egress=127\.0\.0\.5$' &&
 	echo "$rep" | grep -qE '^ +1 +1  \[127\.0\.0\.2\] +http-connect:3128 egress=127\.0\.0\.2$' &&

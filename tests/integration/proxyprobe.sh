@@ -10,7 +10,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/peers.sh"
 trap stop_all EXIT
-PP=${PP:-$TOP/build/probes/proxyprobe}
+PP=${PP:-$TOP/build/tools/proxyprobe}
 [ -x "$PP" ] || { fail "proxyprobe built"; summary; exit 1; }
 
 start_squid squid-open open 127.0.0.2 && start_squid squid-secure secure 127.0.0.12 &&

@@ -2,7 +2,7 @@
 # proxymilter-report on a fixed log (syslog prefixes, quoted values, other
 # programs' lines, a broken line, a provisional verdict) and on a real one.
 . "$(dirname "$0")/../lib/common.sh"
-R=${R:-$TOP/build/milter/proxymilter-report}
+R=${R:-$TOP/build/tools/proxymilter-report}
 [ -x "$R" ] || { fail "proxymilter-report built"; summary; exit 1; }
 cat >"$T/mail.log" <<'LOG'
 Nov 21 10:00:00 mx proxymilter[812]: start version=0.1.0 config=/etc/proxymilter.conf socket=inet:8890@127.0.0.1

@@ -1,5 +1,5 @@
 /*
- * cli.c - proxyprobe: test one host for open proxies, by hand.
+ * proxyprobe.c - proxyprobe: test one host for open proxies, by hand.
  *
  * The flags are pxytest's: [-a] [-h] [-M mail_server] [-m mail_addr]
  * [-S smtp_banner] [-T mail_tag] [-t num_threads] [-v verbosity]
