@@ -8,6 +8,8 @@
 # Needs root and the test packages (sh tests/ci.sh installs them).
 # Hostile load (200 new clients/s, filtered/tarpit/closed, in a private netns):
 # bench/hostile-load.sh [RATE] [SECONDS]; figures in bench/RESULTS-hostile-load.md.
+# proxyprobe -i (1000 closed hosts x "basic") and -a 1-65535/all against proxycheck and
+# the one-process connect limit, interleaved: BUILD=... bench/vs-proxycheck.sh.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$TOP/build}

@@ -14,9 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#ifdef HAVE_SYS_RANDOM_H
-#include <sys/random.h>
-#endif
 #include "milter.h"
 #include "pmconfig.h"
 #include "policy.h"
@@ -50,14 +47,6 @@ struct sess {
 	struct vt_info tag_info;
 };
 
-/* what the engine carries for us, one per probe request */
-struct preq {
-	struct pm_config *cf;
-	char sess[9];
-	struct pm_addr a;
-	char addr[64];
-	int reported;			/* a provisional verdict was written */
-};
 
 static struct sess *
 S(SMFICTX *ctx)
@@ -69,10 +58,8 @@ static void
 new_id(char id[9])
 {
 	uint32_t r = 0;
-#ifdef HAVE_GETRANDOM
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-#endif
-	{
+
+	if (pe_random(&r, sizeof(r)) < 0) {	/* unique enough for a log */
 		static uint32_t ctr;
 		r = (uint32_t)getpid() * 2654435761u ^ __atomic_add_fetch(&ctr, 1, __ATOMIC_RELAXED) * 40503u ^ (uint32_t)(vt_now() * 1e6);
 	}
@@ -171,111 +158,7 @@ start_probe(struct sess *s)
 	free(q);
 fail:
 	log_msg(LOG_ERR, "error", "cannot schedule probes for %s: engine stopped or out of memory", s->addr);
-	vt_complete(pm.vt, &s->a, VT_ERROR, "", "", vt_now(), (double)s->cf->verdict.error_ttl);
-}
-
-static const char *
-result_word(enum pe_result_kind k)
-{
-	return k == PE_OPEN ? "open" : k == PE_CLOSED ? "closed" : "inconclusive";
-}
-
-void
-pm_probe_result(const struct pe_result *r, void *arg)
-{
-	struct preq *q = arg;
-	struct lb l;
-	static double emfile_warned;	/* engine thread only */
-
-	if (strcmp(r->reason, "emfile") == 0) {
-		__atomic_store_n(&pm.emfile_at, (int64_t)vt_now(), __ATOMIC_RELAXED);
-		if (vt_now() - emfile_warned >= 60.0) {
-			emfile_warned = vt_now();
-			log_msg(LOG_WARNING, "error", "out of descriptors: probes fail with emfile, "
-			    "and sessions do not wait for pending verdicts while it lasts "
-			    "(raise the limit: ulimit -n, LimitNOFILE=; or lower probe.max_inflight)");
-		}
-	}
-
-	lb_init(&l, "NOQUEUE", "probe");
-	lb_kv(&l, "sess", q->sess);
-	lb_kvf(&l, "client", "[%s]", q->addr);
-	lb_kvf(&l, "test", "%s:%u", r->proto, r->port);
-	lb_kv(&l, "result", result_word(r->result));
-	lb_kv(&l, "reason", r->reason);
-	if (r->egress[0] != '\0')
-		lb_kv(&l, "egress", r->egress);
-	lb_kvf(&l, "elapsed", "%.3fs", r->elapsed);
-	if (r->attempt > 1)
-		lb_kvf(&l, "attempt", "%d", r->attempt);
-	if (r->detail[0] != '\0' && r->result != PE_OPEN)
-		lb_kv(&l, "detail", r->detail);
-	lb_emit(&l, r->result == PE_CLOSED ? LOG_DEBUG : LOG_INFO);
-}
-
-void
-pm_probe_done(const struct pe_summary *sm, void *arg)
-{
-	struct preq *q = arg;
-	const struct pm_config *cf = q->cf;
-	enum vt_state st;
-	long ttl;
-	struct lb l;
-
-	/* every request ends with one final line, which the stats and the
-	 * report count; a provisional one (final=no) may come before it */
-	switch (sm->verdict) {
-	case PE_V_OPEN:
-		st = VT_OPEN;
-		ttl = cf->verdict.open_ttl;
-		break;
-	case PE_V_CLEAN:
-		st = VT_CLEAN;
-		ttl = cf->verdict.clean_ttl;
-		break;
-	default:
-		st = VT_ERROR;
-		ttl = cf->verdict.error_ttl;
-		break;
-	}
-	if (!sm->final)
-		PM_COUNT(provisional);
-	else if (st == VT_OPEN)
-		PM_COUNT(v_open);
-	else if (st == VT_CLEAN)
-		PM_COUNT(v_clean);
-	else
-		PM_COUNT(v_error);
-	vt_complete(pm.vt, &q->a, st, sm->evidence, sm->egress, vt_now(), (double)ttl);
-	lb_init(&l, "NOQUEUE", "verdict");
-	lb_kv(&l, "sess", q->sess);
-	lb_kvf(&l, "client", "[%s]", q->addr);
-	lb_kv(&l, "verdict", vt_state_name(st));
-	if (sm->evidence[0] != '\0')
-		lb_kv(&l, "evidence", sm->evidence);
-	if (sm->egress[0] != '\0')
-		lb_kv(&l, "egress", sm->egress);
-	if (st == VT_ERROR)
-		lb_kv(&l, "reason", sm->reason);
-	if (!sm->final)
-		lb_kv(&l, "final", "no");
-	else if (q->reported)
-		lb_kv(&l, "late", "yes");
-	lb_kvf(&l, "ttl", "%ld", ttl);
-	lb_kvf(&l, "tests", "%d", sm->tests);
-	lb_kvf(&l, "open", "%d", sm->open);
-	lb_kvf(&l, "closed", "%d", sm->closed);
-	lb_kvf(&l, "inconclusive", "%d", sm->inconclusive);
-	lb_kvf(&l, "elapsed", "%.3fs", sm->elapsed);
-	if (sm->queued >= 0.001)
-		lb_kvf(&l, "queued", "%.3fs", sm->queued);
-	lb_emit(&l, st == VT_OPEN ? LOG_NOTICE : LOG_INFO);
-	if (!sm->final) {
-		q->reported = 1;
-		return;
-	}
-	config_unref(q->cf);
-	free(q);
+	vt_complete(pm.vt, &s->a, VT_ERROR, 0, "", "", vt_now(), (double)s->cf->verdict.error_ttl);
 }
 
 /* ---- enforcement --------------------------------------------------------- */
@@ -338,7 +221,7 @@ enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 	char code[4], xcode[16], text[1024];
 	bool rej = d.action == ACT_REJECT;
 	if (policy_reply(rej ? cf->action.reject_reply : cf->action.tempfail_reply,
-	    s->addr, v.evidence[0] ? v.evidence : vt_state_name(v.state),
+	    s->addr, policy_phrase(v.state), v.evidence[0] ? v.evidence : vt_state_name(v.state),
 	    code, xcode, text, sizeof(text)) < 0) {
 		/* the templates were checked at load: this is a bug; say so
 		 * and still refuse with a fixed reply */
@@ -533,7 +416,7 @@ connect_cb(SMFICTX *ctx, char *host, _SOCK_ADDR *hostaddr)
 			/* too many new probe sets for this network: no probe now;
 			 * error for a minute (on_error applies), then try again */
 			double ttl = cf->verdict.error_ttl < 60 ? (double)cf->verdict.error_ttl : 60.0;
-			vt_complete(pm.vt, &s->a, VT_ERROR, "", "", vt_now(), ttl);
+			vt_complete(pm.vt, &s->a, VT_ERROR, 0, "", "", vt_now(), ttl);
 			PM_COUNT(rate_limited);
 			log_skip(s, "rate-limit", "limit", s->a.family == AF_INET ?
 			    "per-24" : "per-64", -1);
@@ -755,7 +638,8 @@ pm_log_stats(void)
 
 #define LD(f) c.f = __atomic_load_n(&pm.c.f, __ATOMIC_RELAXED)
 	LD(connections); LD(probed); LD(cache_hits); LD(joined); LD(skipped);
-	LD(rate_limited); LD(v_open); LD(v_clean); LD(v_error); LD(provisional);
+	LD(rate_limited); LD(v_open); LD(v_relay); LD(v_listed); LD(v_suspect);
+	LD(v_clean); LD(v_error); LD(provisional);
 	LD(rejected); LD(tempfailed); LD(tagged); LD(would);
 #undef LD
 	vt_stats(pm.vt, &vs);
@@ -766,6 +650,9 @@ pm_log_stats(void)
 	lb_kvf(&l, "cache_hits", "%llu", (unsigned long long)c.cache_hits);
 	lb_kvf(&l, "joined", "%llu", (unsigned long long)c.joined);
 	lb_kvf(&l, "open", "%llu", (unsigned long long)c.v_open);
+	lb_kvf(&l, "relay", "%llu", (unsigned long long)c.v_relay);
+	lb_kvf(&l, "listed", "%llu", (unsigned long long)c.v_listed);
+	lb_kvf(&l, "suspect", "%llu", (unsigned long long)c.v_suspect);
 	lb_kvf(&l, "clean", "%llu", (unsigned long long)c.v_clean);
 	lb_kvf(&l, "error", "%llu", (unsigned long long)c.v_error);
 	lb_kvf(&l, "provisional", "%llu", (unsigned long long)c.provisional);

@@ -422,9 +422,9 @@ check_reply(struct ctx *c, const config_setting_t *g, const char *name, char cls
 		return;
 	}
 	for (const char *p = text; (p = strchr(p, '%')) != NULL; p += 2) {
-		if (p[1] != 'a' && p[1] != 'p' && p[1] != '%') {
+		if (p[1] != 'a' && p[1] != 'c' && p[1] != 'p' && p[1] != '%') {
 			fail_at(c, config_setting_get_member(g, name),
-			    "%s: unknown escape \"%%%c\" (use %%a, %%p or %%%%)", name,
+			    "%s: unknown escape \"%%%c\" (use %%a, %%c, %%p or %%%%)", name,
 			    p[1] ? p[1] : ' ');
 			return;
 		}
@@ -580,12 +580,15 @@ config_defaults(void)
 	cf->verdict.max_entries = 1000000;
 	cf->action.stage = STAGE_RCPT;
 	cf->action.on_open = ACT_REJECT;
+	cf->action.on_relay = ACT_REJECT;
+	cf->action.on_listed = ACT_REJECT;
+	cf->action.on_suspect = ACT_TAG;
 	cf->action.on_pending = ACT_TAG;
 	cf->action.on_error = ACT_ACCEPT;
 	cf->action.on_clean = ACT_ACCEPT;
 	cf->action.pending_wait = 5.0;
 	cf->action.header = xstrdup("X-Proxy-Check");
-	cf->action.reject_reply = xstrdup("550 5.7.1 Client host [%a] is an open proxy (%p)");
+	cf->action.reject_reply = xstrdup("550 5.7.1 Client host [%a] %c (%p)");
 	cf->action.tempfail_reply = xstrdup("451 4.7.1 Client host [%a] is being checked, try again later");
 	return cf;
 }
@@ -604,7 +607,8 @@ static const char *const verdict_keys[] = {
 	"open_ttl", "clean_ttl", "error_ttl", "max_entries", NULL
 };
 static const char *const action_keys[] = {
-	"stage", "on_open", "on_pending", "on_error", "on_clean", "pending_wait",
+	"stage", "on_open", "on_relay", "on_listed", "on_suspect", "on_pending",
+	"on_error", "on_clean", "pending_wait",
 	"header", "reject_reply", "tempfail_reply", NULL
 };
 
@@ -749,6 +753,15 @@ load_action(struct ctx *c, struct pm_config *cf, config_setting_t *g)
 	v = (int)cf->action.on_open;
 	get_enum(c, g, "on_open", action_names, 4, &v);
 	cf->action.on_open = (enum pm_action)v;
+	v = (int)cf->action.on_relay;
+	get_enum(c, g, "on_relay", action_names, 4, &v);
+	cf->action.on_relay = (enum pm_action)v;
+	v = (int)cf->action.on_listed;
+	get_enum(c, g, "on_listed", action_names, 4, &v);
+	cf->action.on_listed = (enum pm_action)v;
+	v = (int)cf->action.on_suspect;
+	get_enum(c, g, "on_suspect", action_names, 4, &v);
+	cf->action.on_suspect = (enum pm_action)v;
 	v = (int)cf->action.on_pending;
 	get_enum(c, g, "on_pending", action_names, 4, &v);
 	cf->action.on_pending = (enum pm_action)v;

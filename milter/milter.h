@@ -15,7 +15,7 @@
 /* every field is read and written with atomics only */
 struct pm_counters {
 	uint64_t connections, probed, cache_hits, joined, skipped, rate_limited;
-	uint64_t v_open, v_clean, v_error, provisional;
+	uint64_t v_open, v_relay, v_listed, v_suspect, v_clean, v_error, provisional;
 	uint64_t rejected, tempfailed, tagged, would;
 };
 
@@ -34,7 +34,17 @@ extern struct smfiDesc pm_desc;
 
 #define PM_COUNT(field) __atomic_add_fetch(&pm.c.field, 1, __ATOMIC_RELAXED)
 
-/* engine callbacks (engine thread) */
+/* what the engine carries for us, one per probe request */
+struct pm_config;
+struct preq {
+	struct pm_config *cf;
+	char sess[9];
+	struct pm_addr a;
+	char addr[64];
+	int reported;			/* a provisional verdict was written */
+};
+
+/* engine callbacks (engine thread; results.c) */
 void pm_probe_result(const struct pe_result *, void *arg);
 void pm_probe_done(const struct pe_summary *, void *arg);
 void pm_log_stats(void);

@@ -71,7 +71,8 @@ struct pm_config {
 
 	struct {
 		enum pm_stage stage;
-		enum pm_action on_open, on_pending, on_error, on_clean;
+		enum pm_action on_open, on_relay, on_listed, on_suspect;
+		enum pm_action on_pending, on_error, on_clean;
 		double pending_wait;
 		char *header;
 		char *reject_reply;

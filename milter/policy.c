@@ -5,7 +5,8 @@
  *  1. only the configured stage (action.stage) enforces; other stages go on;
  *  2. authenticated senders (skip_authenticated) and exempt recipients are
  *     skipped, with the reason logged by the caller;
- *  3. open -> on_open, pending -> on_pending, error -> on_error,
+ *  3. open-proxy -> on_open, open-relay -> on_relay, listed -> on_listed,
+ *     suspect -> on_suspect, pending -> on_pending, error -> on_error,
  *     clean -> on_clean, no verdict (never probed) -> accept;
  *  4. observe mode turns every action into a would-<action> log line.
  */
@@ -32,6 +33,9 @@ policy_decide(const struct pm_config *cf, const struct pm_facts *f, struct pm_de
 	}
 	switch (f->verdict) {
 	case VT_OPEN: d->action = cf->action.on_open; break;
+	case VT_RELAY: d->action = cf->action.on_relay; break;
+	case VT_LISTED: d->action = cf->action.on_listed; break;
+	case VT_SUSPECT: d->action = cf->action.on_suspect; break;
 	case VT_PENDING: d->action = cf->action.on_pending; break;
 	case VT_ERROR: d->action = cf->action.on_error; break;
 	case VT_CLEAN: d->action = cf->action.on_clean; break;
@@ -83,7 +87,7 @@ policy_rcpt_exempt(const struct pm_config *cf, const char *rcpt)
 }
 
 int
-policy_reply(const char *tmpl, const char *addr, const char *evidence,
+policy_reply(const char *tmpl, const char *addr, const char *what, const char *evidence,
     char code[4], char xcode[16], char *text, size_t textlen)
 {
 	const char *t;
@@ -99,6 +103,9 @@ policy_reply(const char *tmpl, const char *addr, const char *evidence,
 			t++;
 		} else if (*t == '%' && t[1] == 'p') {
 			ins = evidence;
+			t++;
+		} else if (*t == '%' && t[1] == 'c') {
+			ins = what;
 			t++;
 		} else if (*t == '%' && t[1] == '%') {
 			ins = "%";
@@ -125,6 +132,20 @@ done:
 	return 0;
 }
 
+const char *
+policy_phrase(enum vt_state st)
+{
+	switch (st) {
+	case VT_OPEN: return "is an open proxy";
+	case VT_RELAY: return "is an open relay";
+	case VT_LISTED: return "is listed in DNS blocklists";
+	case VT_SUSPECT: return "looks suspicious";
+	case VT_PENDING: return "is being checked";
+	case VT_ERROR: return "could not be checked";
+	default: return "was checked";
+	}
+}
+
 void
 policy_header_value(const struct vt_info *v, const char *host, char *buf, size_t len)
 {
@@ -135,6 +156,13 @@ policy_header_value(const struct vt_info *v, const char *host, char *buf, size_t
 			    v->egress, host);
 		else
 			snprintf(buf, len, "open-proxy %s; host=%s", v->evidence, host);
+		break;
+	case VT_RELAY:
+	case VT_LISTED:
+	case VT_SUSPECT:
+		/* "listed score=4 dnsbl=bl.example(3) fcrdns=fail(1); host=mx" */
+		snprintf(buf, len, "%s score=%d %s; host=%s", vt_state_name(v->state), v->score,
+		    v->evidence, host);
 		break;
 	case VT_CLEAN:
 		snprintf(buf, len, "clean; host=%s", host);

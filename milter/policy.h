@@ -35,12 +35,14 @@ enum pm_decision_kind policy_decide(const struct pm_config *, const struct pm_fa
 bool policy_rcpt_exempt(const struct pm_config *, const char *rcpt);
 
 /*
- * Expand %a (client address), %p (evidence) and %% in a reply template and
+ * Expand %a (client address), %c (what the verdict says: "is an open
+ * proxy", policy_phrase), %p (evidence) and %% in a reply template and
  * split it: code, enhanced code, text.  The text comes back with '%' doubled,
  * as smfi_setreply wants it.  -1 when the template is malformed.
  */
-int policy_reply(const char *tmpl, const char *addr, const char *evidence,
+int policy_reply(const char *tmpl, const char *addr, const char *what, const char *evidence,
     char code[4], char xcode[16], char *text, size_t textlen);
+const char *policy_phrase(enum vt_state);
 
 /* the tag header's value: "open-proxy socks5:1080 egress=a.b.c.d; host=h" */
 void policy_header_value(const struct vt_info *, const char *host, char *buf, size_t len);

@@ -2,31 +2,32 @@
  * ratelimit.c - token buckets per /24 (IPv4) or /64 (IPv6); see ratelimit.h.
  *
  * A bucket holds per_minute tokens and refills continuously at per_minute
- * tokens a minute.  Networks live in a hash table bounded by max_nets; when
- * it is full, the oldest touched network is forgotten (a forgotten network
- * starts with a full bucket: the limit errs towards probing).
+ * tokens a minute.  Networks live in a hash map with an LRU order
+ * (hmap.h) bounded by max_nets; when it is full, the least recently
+ * touched network is forgotten (a forgotten network starts with a full
+ * bucket: the limit errs towards probing).  One mutex: rl_take runs once
+ * per probe set, not per connection.
  */
 #include "config.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/queue.h>
+#include "hmap.h"
 #include "ratelimit.h"
 
+#define KEYLEN 9
+
 struct net {
-	struct net *hnext;			/* hash chain */
-	TAILQ_ENTRY(net) lru;			/* head = most recently used */
-	int family;
-	unsigned char key[8];
+	struct hm_node node;			/* in the LRU order */
+	unsigned char key[KEYLEN];		/* 4 or 6, then the /24 or the /64 */
 	double tokens, at;
 };
 
 struct rl {
 	pthread_mutex_t mu;
-	struct net **tab;
-	size_t nb, n, max;
-	TAILQ_HEAD(netq, net) lru;
+	struct hmap map;
+	size_t max;
 };
 
 struct rl *
@@ -35,71 +36,48 @@ rl_new(size_t max_nets)
 	struct rl *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
-	r->max = max_nets < 16 ? 16 : max_nets;
-	r->nb = 4096;
-	if ((r->tab = calloc(r->nb, sizeof(*r->tab))) == NULL) {
+	if (hm_init(&r->map, HM_KEYOFF(struct net, node, key), KEYLEN, NULL, NULL) < 0) {
 		free(r);
 		return NULL;
 	}
+	r->max = max_nets < 16 ? 16 : max_nets;
 	pthread_mutex_init(&r->mu, NULL);
-	TAILQ_INIT(&r->lru);
 	return r;
 }
 
 void
 rl_free(struct rl *r)
 {
-	struct net *e;
+	struct hm_node *n, *next;
 	if (r == NULL)
 		return;
-	while ((e = TAILQ_FIRST(&r->lru)) != NULL) {
-		TAILQ_REMOVE(&r->lru, e, lru);
-		free(e);
+	for (n = hm_next(&r->map, NULL); n != NULL; n = next) {
+		next = hm_next(&r->map, n);
+		free(HM_ENTRY(n, struct net, node));
 	}
-	free(r->tab);
+	hm_destroy(&r->map);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
-static size_t
-net_key(const struct pm_addr *a, unsigned char key[8])
-{
-	memset(key, 0, 8);
-	if (a->family == AF_INET) {
-		memcpy(key, a->b, 3);		/* /24 */
-		return 3;
-	}
-	memcpy(key, a->b, 8);			/* /64 */
-	return 8;
-}
-
-static size_t
-hash(int family, const unsigned char key[8], size_t nb)
-{
-	unsigned h = 2166136261u ^ (unsigned)family;
-	for (int i = 0; i < 8; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h % nb;
-}
-
 static void
-drop(struct rl *r, struct net *e)
+net_key(const struct pm_addr *a, unsigned char key[KEYLEN])
 {
-	struct net **pp = &r->tab[hash(e->family, e->key, r->nb)];
-	for (; *pp != NULL; pp = &(*pp)->hnext)
-		if (*pp == e) {
-			*pp = e->hnext;
-			break;
-		}
-	TAILQ_REMOVE(&r->lru, e, lru);
-	r->n--;
-	free(e);
+	memset(key, 0, KEYLEN);
+	if (a->family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, a->b, 3);	/* /24 */
+	} else {
+		key[0] = 6;
+		memcpy(key + 1, a->b, 8);	/* /64 */
+	}
 }
 
 int
 rl_take(struct rl *r, const struct pm_addr *a, double now, int per_minute)
 {
-	unsigned char key[8];
+	unsigned char key[KEYLEN];
+	struct hm_node *n;
 	struct net *e;
 	int ok;
 
@@ -107,32 +85,31 @@ rl_take(struct rl *r, const struct pm_addr *a, double now, int per_minute)
 		return 1;
 	net_key(a, key);
 	pthread_mutex_lock(&r->mu);
-	for (e = r->tab[hash(a->family, key, r->nb)]; e != NULL; e = e->hnext)
-		if (e->family == a->family && memcmp(e->key, key, 8) == 0)
-			break;
-	if (e == NULL) {
-		if (r->n >= r->max)
-			drop(r, TAILQ_LAST(&r->lru, netq));
-		if ((e = calloc(1, sizeof(*e))) == NULL) {
-			pthread_mutex_unlock(&r->mu);
-			return 1;
-		}
-		e->family = a->family;
-		memcpy(e->key, key, 8);
-		e->tokens = per_minute;
-		e->at = now;
-		size_t h = hash(a->family, key, r->nb);
-		e->hnext = r->tab[h];
-		r->tab[h] = e;
-		r->n++;
-	} else {
-		TAILQ_REMOVE(&r->lru, e, lru);
+	if ((n = hm_find(&r->map, key)) != NULL) {
+		e = HM_ENTRY(n, struct net, node);
 		e->tokens += (now - e->at) * per_minute / 60.0;
 		if (e->tokens > per_minute)
 			e->tokens = per_minute;
 		e->at = now;
+	} else {
+		if (r->map.n >= r->max && (n = hm_oldest(&r->map)) != NULL) {
+			hm_remove(&r->map, n);
+			free(HM_ENTRY(n, struct net, node));
+		}
+		if ((e = calloc(1, sizeof(*e))) == NULL) {
+			pthread_mutex_unlock(&r->mu);
+			return 1;
+		}
+		memcpy(e->key, key, KEYLEN);
+		e->tokens = per_minute;
+		e->at = now;
+		if (hm_insert(&r->map, &e->node) < 0) {
+			free(e);
+			pthread_mutex_unlock(&r->mu);
+			return 1;
+		}
 	}
-	TAILQ_INSERT_HEAD(&r->lru, e, lru);
+	hm_touch(&r->map, &e->node);
 	ok = e->tokens >= 1.0;
 	if (ok)
 		e->tokens -= 1.0;
@@ -145,7 +122,7 @@ rl_size(struct rl *r)
 {
 	size_t n;
 	pthread_mutex_lock(&r->mu);
-	n = r->n;
+	n = r->map.n;
 	pthread_mutex_unlock(&r->mu);
 	return n;
 }

@@ -4,8 +4,9 @@
  * One entry per address with an expiry (open_ttl, clean_ttl, error_ttl);
  * a pending entry marks a probe set in flight, so a second connection from
  * the same address waits for the first one's result instead of probing
- * again.  Bounded by max_entries: expired entries go first, then the least
- * recently used.  Waiters sleep on a condition variable.
+ * again.  Bounded by max_entries: the least recently used verdict goes (the
+ * order is kept per stripe of the table, see verdict.c); expired entries
+ * also go when they are looked up.  Waiters sleep on a condition variable.
  */
 #ifndef PM_VERDICT_H
 #define PM_VERDICT_H
@@ -14,14 +15,18 @@
 #include <stdint.h>
 #include "cidr.h"
 
-enum vt_state { VT_NONE = 0, VT_PENDING, VT_OPEN, VT_CLEAN, VT_ERROR };
+enum vt_state {
+	VT_NONE = 0, VT_PENDING, VT_OPEN, VT_CLEAN, VT_ERROR,
+	VT_RELAY, VT_LISTED, VT_SUSPECT		/* made of findings (probes.h) */
+};
 
-#define VT_EVIDENCE_MAX 40
+#define VT_EVIDENCE_MAX 200	/* "socks5:1080", or the findings */
 #define VT_EGRESS_MAX 48
 
 struct vt_info {
 	enum vt_state state;
-	char evidence[VT_EVIDENCE_MAX];	/* "socks5:1080" */
+	int score;			/* the findings' weights */
+	char evidence[VT_EVIDENCE_MAX];	/* "socks5:1080", "dnsbl=bl.example(3) ..." */
 	char egress[VT_EGRESS_MAX];
 	double expires;			/* monotonic seconds */
 	double age;			/* seconds since the verdict was set */
@@ -45,7 +50,7 @@ enum vt_claim vt_claim(struct vt *, const struct pm_addr *, double now,
 /* read without claiming; state VT_NONE when absent or expired */
 void vt_get(struct vt *, const struct pm_addr *, double now, struct vt_info *out);
 /* set the final verdict for addr and wake the waiters */
-void vt_complete(struct vt *, const struct pm_addr *, enum vt_state, const char *evidence,
+void vt_complete(struct vt *, const struct pm_addr *, enum vt_state, int score, const char *evidence,
     const char *egress, double now, double ttl);
 /* wait until addr is no longer pending or the deadline passes */
 void vt_wait(struct vt *, const struct pm_addr *, double deadline, struct vt_info *out);

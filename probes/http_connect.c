@@ -37,15 +37,25 @@ pe_hostport(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 void
-pe_http_connect_start(struct pe_pstate *ps, struct evbuffer *out)
+pe_http_connect_start(struct pe_ctx *ps, struct evbuffer *out)
 {
 	char hp[PE_ADDRSTR_MAX + 8];
 
 	pe_hostport(ps->target, hp, sizeof(hp));
 	evbuffer_add_printf(out, "CONNECT %s HTTP/1.0\r\n\r\n", hp);
-	memcpy(ps->later, "\r\n", 2);
-	ps->later_len = 2;
-	ps->state = S_STATUS;
+	((struct pe_http_connect *)ps->priv)->state = S_STATUS;
+}
+
+/* the request went out: one more CRLF as a write of its own (MikroTik) */
+void
+pe_http_connect_drained(struct pe_ctx *ps, struct evbuffer *out)
+{
+	struct pe_http_connect *st = ps->priv;
+
+	if (st->nudged & 2)
+		return;
+	st->nudged |= 2;
+	evbuffer_add(out, "\r\n", 2);
 }
 
 int
@@ -82,16 +92,18 @@ take_line(struct evbuffer *in, char *buf, size_t buflen)
 }
 
 enum pe_step
-pe_http_connect_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
+pe_http_connect_read(struct pe_ctx *ps, struct evbuffer *in, struct evbuffer *out)
 {
+	struct pe_http_connect *st = ps->priv;
 	char line[MAX_LINE];
 	int r, code;
 
 	for (;;) {
 		r = take_line(in, line, sizeof(line));
 		if (r == 0) {
-			if (ps->state == S_STATUS && !ps->aux2 && evbuffer_get_length(in) > 0) {
-				ps->aux2 = 1;	/* first bytes, no full line: nudge */
+			if (st->state == S_STATUS && !(st->nudged & 1) &&
+			    evbuffer_get_length(in) > 0) {
+				st->nudged |= 1;	/* first bytes, no full line: nudge */
 				evbuffer_add(out, "\r\n", 2);
 			}
 			return PE_STEP_MORE;
@@ -100,8 +112,8 @@ pe_http_connect_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer 
 			pe_set_reason(ps, "http-line-too-long", NULL, 0);
 			return PE_STEP_CLOSED;
 		}
-		if (ps->state == S_STATUS) {
-			if (line[0] == '\0' && ps->aux++ < 2)
+		if (st->state == S_STATUS) {
+			if (line[0] == '\0' && st->blanks++ < 2)
 				continue;	/* tolerate stray blank lines */
 			code = pe_http_status(line);
 			if (code < 0) {
@@ -112,7 +124,7 @@ pe_http_connect_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer 
 			snprintf(why, sizeof(why), "http-%03d", code);
 			pe_set_reason(ps, why, line, strlen(line));
 			if (code >= 200 && code <= 299) {
-				ps->state = S_HEADERS;
+				st->state = S_HEADERS;
 				continue;
 			}
 			if (code == 502 || code == 503 || code == 504)
@@ -125,9 +137,11 @@ pe_http_connect_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer 
 	}
 }
 
-const struct pe_proto pe_proto_http_connect = {
+const struct pe_kind pe_kind_http_connect = {
 	.name = "http-connect",
-	.flags = 0,
+	.flags = PE_K_PROXY,
+	.priv_size = sizeof(struct pe_http_connect),
 	.start = pe_http_connect_start,
 	.on_read = pe_http_connect_read,
+	.on_drained = pe_http_connect_drained,
 };

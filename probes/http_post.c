@@ -22,7 +22,7 @@
 #include "pe_int.h"
 
 static void
-post_start(struct pe_pstate *ps, struct evbuffer *out)
+post_start(struct pe_ctx *ps, struct evbuffer *out)
 {
 	char hp[PE_ADDRSTR_MAX + 8], body[128];
 	int n;
@@ -37,8 +37,9 @@ post_start(struct pe_pstate *ps, struct evbuffer *out)
 }
 
 static enum pe_step
-post_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
+post_read(struct pe_ctx *ps, struct evbuffer *in, struct evbuffer *out)
 {
+	int *state = ps->priv;
 	size_t n;
 	char *line;
 	int code;
@@ -51,7 +52,7 @@ post_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 		}
 		return PE_STEP_MORE;
 	}
-	while (ps->state == 1) {	/* banner target: skip the reply headers */
+	while (*state == 1) {	/* banner target: skip the reply headers */
 		int end = line[0] == '\0';
 		free(line);
 		if (end)
@@ -64,7 +65,7 @@ post_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 		/* a bare HTTP/0.9 relay shows the target's own first line */
 		int ours = strncmp(line, "220 ", 4) == 0;
 		pe_set_reason(ps, ours ? "post-relayed" : "not-http", line, n);
-		if (ours && ps->kind == PE_TARGET_BANNER) {
+		if (ours && ps->target_kind == PE_TARGET_BANNER) {
 			evbuffer_prepend(in, "\r\n", 2);
 			evbuffer_prepend(in, line, n);
 			free(line);
@@ -83,18 +84,19 @@ post_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 	default:
 		break;
 	}
-	if (ps->kind == PE_TARGET_BANNER) {
+	if (ps->target_kind == PE_TARGET_BANNER) {
 		/* pxytest -M: the target's banner must come back in the body */
-		ps->state = 1;
+		*state = 1;
 		return post_read(ps, in, out);
 	}
 	evbuffer_drain(in, evbuffer_get_length(in));
 	return PE_STEP_WAIT_PROOF;
 }
 
-const struct pe_proto pe_proto_http_post = {
+const struct pe_kind pe_kind_http_post = {
 	.name = "http-post",
-	.flags = 0,
+	.flags = PE_K_PROXY,
+	.priv_size = sizeof(int),
 	.start = post_start,
 	.on_read = post_read,
 };

@@ -112,7 +112,7 @@ pe_printable(char *dst, size_t dstlen, const char *src, size_t srclen)
 
 /* reason word + a printable (or hex, for binary replies) excerpt */
 void
-pe_set_reason(struct pe_pstate *ps, const char *reason, const void *data, size_t len)
+pe_set_reason(struct pe_ctx *ps, const char *reason, const void *data, size_t len)
 {
 	const unsigned char *b = data;
 	int binary = 0;
@@ -139,14 +139,14 @@ pe_set_reason(struct pe_pstate *ps, const char *reason, const void *data, size_t
 }
 
 int
-pe_greeting_seen(const struct pe_pstate *ps, const char *buf, size_t len)
+pe_greeting_seen(const struct pe_ctx *ps, const char *buf, size_t len)
 {
 	size_t bl = strlen(ps->banner);
 
 	for (size_t i = 0; i < len; i++) {
 		if (i > 0 && buf[i - 1] != '\n')
 			continue;	/* only at the start of a line */
-		if (ps->kind == PE_TARGET_CANARY) {
+		if (ps->target_kind == PE_TARGET_CANARY) {
 			if (len - i >= 4 && memcmp(buf + i, "220 ", 4) == 0) {
 				const char *eol = memchr(buf + i, '\n', len - i);
 				size_t ll = eol ? (size_t)(eol - (buf + i)) : len - i;

@@ -1,16 +1,23 @@
 /*
- * pe_int.h - what a protocol file sees of the engine.
+ * pe_int.h - what a check kind sees of the engine.
  *
- * A protocol is one file with one `const struct pe_proto` that engine.c lists
- * in its table.  It knows its own bytes and nothing else: it is given the
- * target (the address the proxy is asked to reach), writes requests into an
- * output evbuffer and parses what arrives in an input evbuffer.  It never
- * touches sockets, timers or the nonce; the engine does that.  This keeps the
+ * A check kind (a proxy protocol, a port service, a DNS query set, a local
+ * lookup) is one file with one `const struct pe_kind` plus one row in
+ * registry.c's table.  It knows its own bytes and nothing else: the engine
+ * allocates its private state (priv_size bytes, zeroed for every attempt),
+ * owns the socket, the deadlines, the read cap and the nonce, and calls the
+ * kind's functions with a context.  A stream kind is handed the connection to
+ * the client's port: it writes requests into an output evbuffer and parses
+ * what arrives in an input evbuffer.  A task kind (PE_K_TASK) gets no socket:
+ * it starts its own work on ctx->base and ends it with pe_ctx_step().  A check
+ * reports what it learnt as findings (pe_find); a proxy kind's proof is the
+ * engine's business (PE_K_PROXY: nonce, tunnel, canary).  This keeps the
  * protocol code testable with plain evbuffers (tests/unit/test_protocols.c).
  */
 #ifndef PE_INT_H
 #define PE_INT_H
 
+#include <stdarg.h>
 #include <event2/buffer.h>
 #include "probes.h"
 
@@ -18,71 +25,97 @@ enum pe_step {
 	PE_STEP_MORE = 0,	/* need more input */
 	PE_STEP_TUNNEL,		/* the proxy says the tunnel is up: the engine waits
 				 * for the target's greeting, then sends the nonce */
-	PE_STEP_CLOSED,		/* definite refusal / not this protocol */
-	PE_STEP_INCONCLUSIVE,	/* proxy willing but failed, or ambiguous */
+	PE_STEP_CLOSED,		/* done: definite refusal / not this protocol; for
+				 * a check that is no proxy test: finished (its
+				 * findings, if any, are recorded) */
+	PE_STEP_INCONCLUSIVE,	/* proxy willing but failed, or ambiguous: retried */
 	PE_STEP_WAIT_PROOF	/* the nonce went out inside the request (POST): the
 				 * answer proves nothing either way; keep the nonce
 				 * alive a little for the canary, then closed */
 };
 
-/* Per-test protocol state; protocols use state/aux as they like. */
-struct pe_pstate {
-	const struct sockaddr *target;	/* what the proxy must connect to */
+struct event_base;
+struct run;
+
+/* One attempt of one check, as the kind sees it. */
+struct pe_ctx {
+	const struct sockaddr *client;	/* the address checked; stream kinds: with
+					 * the port connected to */
+	const struct sockaddr *target;	/* proxies: what the proxy must connect to */
 	const char *nonce;		/* this attempt's token, PE_NONCE_HEX hex digits */
 	const char *banner;		/* what the target's first line starts with */
-	int kind;			/* enum pe_target_kind */
-	int state;
-	int aux, aux2;
+	int target_kind;		/* enum pe_target_kind */
+	void *priv;			/* the kind's own state: priv_size bytes */
+	struct event_base *base;	/* task kinds: where to run their events */
 	int noisy;			/* set: lines before the target's greeting are
 				 	 * the gateway's chatter, not a foreign peer */
 	double timer;			/* > 0: call on_timer after so many seconds;
 					 * < 0: cancel; read and reset by the engine */
-	char later[8];			/* bytes to send as a separate write once the */
-	size_t later_len;		/* current output has gone out (MikroTik CRLF) */
 	const char *mechanism;		/* what the peer turned out to be, when the
 					 * protocol can tell (telnet: "wingate",
 					 * "cisco", "telnet"); results go by it */
 	char reason[32];		/* short word for the log: http-403, socks5-rep-02 */
 	char detail[PE_DETAIL_MAX];	/* printable excerpt of the reply */
-	char text[512];			/* protocol scratch (telnet: the prompt so far) */
-	size_t tlen;
+	struct run *run;		/* the engine's; NULL in protocol unit tests */
 };
 
-#define PE_PROTO_V4_ONLY 0x01	/* target must be IPv4 (SOCKS4) */
-#define PE_PROTO_TLS 0x02	/* TLS to the proxy port first (https-connect) */
+#define PE_K_V4_ONLY 0x01	/* proxy target must be IPv4 (SOCKS4) */
+#define PE_K_TLS 0x02		/* TLS to the port first (https-connect) */
+#define PE_K_PROXY 0x04		/* a proxy test: nonce, tunnel and proof */
+#define PE_K_TASK 0x08		/* no connection to the client: start() begins
+				 * the kind's own work, pe_ctx_step() ends it */
 
-struct pe_proto {
+struct pe_kind {
 	const char *name;
 	unsigned flags;
-	/* connected: write the first request */
-	void (*start)(struct pe_pstate *, struct evbuffer *out);
+	size_t priv_size;		/* private state per attempt */
+	size_t read_cap;		/* bytes read per attempt; 0: the engine's */
+	double timeout;			/* cap on the attempt's deadline; 0: the request's */
+	/* connected (stream) or started (task; out is NULL): begin */
+	void (*start)(struct pe_ctx *, struct evbuffer *out);
 	/* bytes arrived: consume what belongs to the protocol, maybe write more */
-	enum pe_step (*on_read)(struct pe_pstate *, struct evbuffer *in,
+	enum pe_step (*on_read)(struct pe_ctx *, struct evbuffer *in,
 	    struct evbuffer *out);
-	/* optional: the timer the protocol asked for (ps->timer) expired */
-	enum pe_step (*on_timer)(struct pe_pstate *, struct evbuffer *out);
+	/* optional: the timer the kind asked for (ctx->timer) expired */
+	enum pe_step (*on_timer)(struct pe_ctx *, struct evbuffer *out);
+	/* optional: everything written so far went out (a separate write) */
+	void (*on_drained)(struct pe_ctx *, struct evbuffer *out);
+	/* optional: the peer hung up after nread bytes, no tunnel claimed;
+	 * without it: nothing read = closed (hung-up), else inconclusive */
+	enum pe_step (*on_hangup)(struct pe_ctx *, size_t nread);
+	/* optional: the attempt ends (any way): release what priv holds */
+	void (*cleanup)(struct pe_ctx *);
 };
 
-extern const struct pe_proto pe_proto_http_connect;
-extern const struct pe_proto pe_proto_http_post;
-extern const struct pe_proto pe_proto_socks4;
-extern const struct pe_proto pe_proto_socks5;
-extern const struct pe_proto pe_proto_telnet;
-extern const struct pe_proto pe_proto_https_connect;
+/* A finding of a check (design section 6): what the verdict is made of.
+ * name=value(weight) in logs and headers, e.g. "dnsbl=bl.example(3)". */
+void pe_find(struct pe_ctx *, enum pe_fclass, int weight, const char *name,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* task kinds: the attempt ends with this step (from the kind's own events) */
+void pe_ctx_step(struct pe_ctx *, enum pe_step);
+
+extern const struct pe_kind pe_kind_http_connect;
+extern const struct pe_kind pe_kind_http_post;
+extern const struct pe_kind pe_kind_socks4;
+extern const struct pe_kind pe_kind_socks5;
+extern const struct pe_kind pe_kind_telnet;
+extern const struct pe_kind pe_kind_https_connect;
 
 /* shared by http_connect.c and https_connect.c */
-void pe_http_connect_start(struct pe_pstate *, struct evbuffer *out);
-enum pe_step pe_http_connect_read(struct pe_pstate *, struct evbuffer *in,
+struct pe_http_connect { int state, blanks, nudged; };
+void pe_http_connect_start(struct pe_ctx *, struct evbuffer *out);
+enum pe_step pe_http_connect_read(struct pe_ctx *, struct evbuffer *in,
     struct evbuffer *out);
+void pe_http_connect_drained(struct pe_ctx *, struct evbuffer *out);
 /* "HTTP/1.x NNN" -> NNN, -1 when the line is not an HTTP status line */
 int pe_http_status(const char *line);
 /* does buf hold the target's greeting line (canary tag / banner)? */
-int pe_greeting_seen(const struct pe_pstate *, const char *buf, size_t len);
+int pe_greeting_seen(const struct pe_ctx *, const char *buf, size_t len);
 /* "a.b.c.d:port" or "[v6]:port" of a sockaddr */
 void pe_hostport(const struct sockaddr *, char *buf, size_t len);
 
-/* helpers shared by protocol files (engine.c) */
-void pe_set_reason(struct pe_pstate *, const char *reason, const void *data,
+/* reason word + a printable (or hex, for binary replies) excerpt */
+void pe_set_reason(struct pe_ctx *, const char *reason, const void *data,
     size_t len);
 
 /* mail.c: proxyprobe -m, a probe mail through a tunnel to a mail server */
@@ -116,8 +149,8 @@ enum pe_tstep {
 	PE_T_INCONCLUSIVE
 };
 /* the tunnel is claimed: send the nonce at once where that is safe */
-void pe_tunnel_start(struct pe_tunnel *, const struct pe_pstate *, struct evbuffer *out);
-enum pe_tstep pe_tunnel_line(struct pe_tunnel *, struct pe_pstate *, const char *line,
+void pe_tunnel_start(struct pe_tunnel *, const struct pe_ctx *, struct evbuffer *out);
+enum pe_tstep pe_tunnel_line(struct pe_tunnel *, struct pe_ctx *, const char *line,
     size_t len, struct evbuffer *out);
 
 /* proof.c */

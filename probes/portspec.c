@@ -1,8 +1,9 @@
 /*
  * portspec.c - pxytest's port_spec language and tags.
  *
- *   port_spec = MIN[-MAX][/PROTO]     PROTO defaults to http-connect;
- *                                     "all" = every protocol of this build
+ *   port_spec = MIN[-MAX][/KIND]      KIND defaults to http-connect;
+ *                                     "all" = every proxy protocol of this
+ *                                     build
  *   tag       = basic | full | socks | a user tag (probe.tags, -T in none)
  *
  * Errors use pxytest's wording: "bad port specification" and "unknown proxy
@@ -14,7 +15,7 @@
 #include <string.h>
 #include "pe_int.h"
 
-#define MAX_TESTS (65535 * 16)	/* every port x every protocol the bitmap holds */
+#define MAX_TESTS (65535 * 64)	/* every port x many kinds */
 
 static const char *const tag_basic[] = {
 	"80", "80/http-post", "3128", "8080", "8080/http-post", "8081",
@@ -41,9 +42,9 @@ pe_builtin_tag(size_t i)
 	return i < NBUILTIN ? &builtin_tags[i] : NULL;
 }
 
-/* (protocol, port) pairs already in the list: one bit each */
+/* (kind, port) pairs already in the list: one bit each, a row per kind */
 struct seen {
-	unsigned char bit[16][65536 / 8];
+	unsigned char (*bit)[65536 / 8];
 	/* tags expanded to the end in this call: meeting one again adds
 	 * nothing (its tests are all in), so it is skipped; without this, tags
 	 * nesting other tags cost fanout^depth x their port ranges (fuzzing
@@ -52,21 +53,12 @@ struct seen {
 	size_t ndone;
 };
 
-static size_t
-proto_index(const struct pe_proto *p)
-{
-	for (size_t i = 0; i < pe_proto_count(); i++)
-		if (pe_proto_at(i) == p)
-			return i;
-	return 0;
-}
-
 static int
-add_test(struct seen *sn, const struct pe_proto *p, long port, struct pe_test **tests,
+add_test(struct seen *sn, const struct pe_kind *p, long port, struct pe_test **tests,
     size_t *ntests, char *err, size_t errlen)
 {
 	struct pe_test *nt;
-	size_t pi = proto_index(p);
+	size_t pi = pe_kind_index(p);
 
 	if (sn->bit[pi][port / 8] & (1u << (port % 8)))
 		return 0;
@@ -84,7 +76,7 @@ add_test(struct seen *sn, const struct pe_proto *p, long port, struct pe_test **
 			return -1;
 		}
 	}
-	nt[*ntests].proto = p;
+	nt[*ntests].kind = p;
 	nt[*ntests].port = (uint16_t)port;
 	*tests = nt;
 	(*ntests)++;
@@ -122,12 +114,13 @@ parse_spec(struct seen *sn, const char *spec, struct pe_test **tests, size_t *nt
 		goto bad;
 	if (strcmp(proto, "all") == 0) {
 		for (int port = lo; port <= hi; port++)
-			for (size_t i = 0; i < pe_proto_count(); i++)
-				if (add_test(sn, pe_proto_at(i), port, tests, ntests, err, errlen) < 0)
+			for (size_t i = 0; i < pe_kind_count(); i++)
+				if (pe_kind_is_proxy(pe_kind_at(i)) &&
+				    add_test(sn, pe_kind_at(i), port, tests, ntests, err, errlen) < 0)
 					return -1;
 		return 0;
 	}
-	const struct pe_proto *pr = pe_proto_find(proto);
+	const struct pe_kind *pr = pe_kind_find(proto);
 	if (pr == NULL) {
 		snprintf(err, errlen, "unknown proxy type \"%.40s\"", proto);
 		return -1;
@@ -184,15 +177,17 @@ pe_scan_parse(const char *spec, const struct pe_tag *user_tags, struct pe_test *
 	struct seen *sn = calloc(1, sizeof(*sn));
 	int r;
 
-	if (sn == NULL) {
+	if (sn == NULL || (sn->bit = calloc(pe_kind_count(), sizeof(*sn->bit))) == NULL) {
+		free(sn);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < *ntests; i++) {
-		size_t pi = proto_index((*tests)[i].proto);
+		size_t pi = pe_kind_index((*tests)[i].kind);
 		sn->bit[pi][(*tests)[i].port / 8] |= (unsigned char)(1u << ((*tests)[i].port % 8));
 	}
 	r = expand(sn, spec, user_tags, 0, tests, ntests, err, errlen);
+	free(sn->bit);
 	free(sn);
 	return r;
 }

@@ -31,27 +31,63 @@ enum pe_result_kind {
 	PE_INCONCLUSIVE		/* timeout mid-way, garbage, reset: retried */
 };
 
-/* Overall verdict of a request. */
+/*
+ * Overall verdict of a request: a class made of the checks' findings, in
+ * this precedence: open-proxy (proved) > open-relay (confirmed) > listed
+ * (DNSBL/DNSWL weights >= dnsbl_threshold) > suspect (the score, every
+ * finding's weight, >= suspect_threshold) > clean; error when no class
+ * above clean is known and a check stayed inconclusive.
+ */
 enum pe_verdict {
-	PE_V_CLEAN = 0,		/* every test closed */
-	PE_V_OPEN,		/* at least one test proved open */
-	PE_V_ERROR		/* inconclusive after retries, overload, shutdown */
+	PE_V_CLEAN = 0,		/* every check done, nothing found */
+	PE_V_OPEN,		/* at least one test proved an open proxy */
+	PE_V_ERROR,		/* inconclusive after retries, overload, shutdown */
+	PE_V_RELAY,		/* an open relay confirmed */
+	PE_V_LISTED,		/* listed in DNSBLs */
+	PE_V_SUSPECT		/* weak findings add up */
+};
+const char *pe_verdict_name(enum pe_verdict);	/* "open-proxy", "listed" ... */
+
+/* What a finding counts towards (see pe_verdict). */
+enum pe_fclass {
+	PE_F_OPEN_PROXY = 0,	/* proved by our nonce */
+	PE_F_OPEN_RELAY,	/* confirmed relaying */
+	PE_F_DNSBL,		/* a DNSBL/DNSWL answer: its weight counts to "listed" */
+	PE_F_WEAK		/* anything else: its weight counts to the score */
 };
 
-#define PE_PROTO_NAME_MAX 24
+#define PE_FINDING_NAME_MAX 16
+#define PE_FINDING_VALUE_MAX 56
+struct pe_finding {
+	enum pe_fclass fclass;
+	int weight;
+	char name[PE_FINDING_NAME_MAX];		/* "open-proxy", "dnsbl", "netbios" */
+	char value[PE_FINDING_VALUE_MAX];	/* printable: "socks5:1080", "bl.example" */
+};
+struct pe_rules {
+	int dnsbl_threshold;		/* postscreen_dnsbl_threshold; 1 if 0 */
+	int suspect_threshold;		/* 3 if 0 */
+};
+/* the class and score of a set of findings (pure; error is the caller's) */
+enum pe_verdict pe_classify(const struct pe_finding *, size_t n, const struct pe_rules *,
+    int *score);
+/* "name=value(weight) ..." (weight shown when not 0), capped, NUL-terminated */
+void pe_findings_text(const struct pe_finding *, size_t n, char *buf, size_t len);
+
+#define PE_PROTO_NAME_MAX 24	/* a check kind's name */
 #define PE_DETAIL_MAX 96
 #define PE_ADDRSTR_MAX 64	/* enough for an IPv6 address text */
 
-/* A protocol; the table lives in engine.c (one row per probes/<proto>.c). */
-struct pe_proto;
+/* A check kind; the table lives in registry.c (one row per probes/<kind>.c). */
+struct pe_kind;
 
 struct pe_test {
-	const struct pe_proto *proto;
-	uint16_t port;
+	const struct pe_kind *kind;
+	uint16_t port;			/* 0 for kinds that connect nowhere */
 };
 
 struct pe_result {
-	const char *proto;		/* protocol name, e.g. "socks5" */
+	const char *proto;		/* the check's name, e.g. "socks5" */
 	uint16_t port;
 	enum pe_result_kind result;
 	const char *reason;		/* short word: refused, filtered, proved, http-403 ... */
@@ -59,26 +95,34 @@ struct pe_result {
 	const char *egress;		/* proxy's egress address seen by the canary, or "" */
 	double elapsed;			/* seconds since the attempt started */
 	int attempt;			/* 1 = first try */
+	const char *findings;		/* this attempt's findings as text, or "" */
 };
 
 struct pe_summary {
 	enum pe_verdict verdict;
-	int final;			/* 0: provisional (retries still pending in the
-					 * background); the last call has final = 1 */
+	int final;			/* 0: provisional (a decisive class is known
+					 * while checks go on, or retries are pending
+					 * in the background); the last call has
+					 * final = 1 */
 	const char *evidence;		/* "socks5:1080" for open, "" otherwise */
 	const char *egress;		/* egress of the open test, or "" */
 	const char *reason;		/* for error: overload, shutdown, inconclusive */
 	int tests, open, closed, inconclusive;
+	int score;			/* sum of the findings' weights */
+	const char *findings;		/* every finding as text, or "" */
+	const struct pe_finding *finding;	/* ... and as records */
+	size_t nfindings;
 	double elapsed;			/* seconds since submission */
 	double queued;			/* ... of which waiting for admission */
 };
 
 typedef void (*pe_result_fn)(const struct pe_result *, void *arg);
 /*
- * The verdict of a request: called once with final = 1, or first with a
- * provisional verdict (final = 0) when every test has a first result but
- * inconclusive ones are being retried in the background, then once more
- * with final = 1.  arg may be released after the final call.
+ * The verdict of a request: called once with final = 1, or first with
+ * provisional verdicts (final = 0) -- when a class above clean becomes
+ * known while other checks still run, or when every test has a first
+ * result but inconclusive ones are being retried in the background -- then
+ * once more with final = 1.  arg may be released after the final call.
  */
 typedef void (*pe_done_fn)(const struct pe_summary *, void *arg);
 
@@ -112,6 +156,7 @@ struct pe_options {
 					 * left helps nobody; 0 = no limit */
 	int max_canary_conns;		/* concurrent canary connections */
 	size_t read_cap;		/* bytes read per test before giving up */
+	struct pe_rules rules;		/* findings -> class */
 };
 
 /* Per-request timing; may differ between requests (config reload). */
@@ -166,16 +211,23 @@ void pe_free(struct pe_engine *);
 struct pe_stats {
 	uint64_t submitted, admitted, finished, overload;
 	uint64_t tests, open, closed, inconclusive, retried;
+	uint64_t connects;		/* TCP connects begun (a dead port's other
+					 * tests make none) */
 	uint64_t canary_conns, canary_proofs, canary_unknown;
 	int inflight, inflight_max, queued;
 };
 void pe_get_stats(struct pe_engine *, struct pe_stats *);
 
-/* Protocol table ("cisco" and "wingate" name the adaptive telnet probe). */
-const struct pe_proto *pe_proto_find(const char *name);
-const char *pe_proto_name(const struct pe_proto *);
-size_t pe_proto_count(void);
-const struct pe_proto *pe_proto_at(size_t);
+/* The check kinds ("cisco" and "wingate" name the adaptive telnet probe).
+ * pe_kind_register adds a kind that is not in the table (tests, embedders);
+ * call it before any engine is created; -1 when full or the name is taken. */
+const struct pe_kind *pe_kind_find(const char *name);
+const char *pe_kind_name(const struct pe_kind *);
+int pe_kind_is_proxy(const struct pe_kind *);
+size_t pe_kind_count(void);
+const struct pe_kind *pe_kind_at(size_t);
+size_t pe_kind_index(const struct pe_kind *);
+int pe_kind_register(const struct pe_kind *);
 
 /*
  * Scan lists (arrays built only by this function: it grows them by doubling):
@@ -202,6 +254,10 @@ int pe_target_port(const struct sockaddr *);
  * preempts the thread that woke it (a libmilter callback handing it work);
  * it still gets its fair share of the CPU.  Best effort. */
 void pe_thread_batch(void);
+/* The library's clock: CLOCK_MONOTONIC seconds. */
+double pe_now(void);
+/* The one source of randomness (getrandom); 0, or -1 when there is none. */
+int pe_random(void *buf, size_t len);
 /* Address text without port (v4-mapped shown as IPv4). */
 const char *pe_addr_str(const struct sockaddr *, char *buf, size_t len);
 /* Copy printable ASCII of src into dst (cap dstlen-1), others as '?'. */

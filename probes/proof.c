@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_RANDOM_H
-#include <sys/random.h>
 #endif
 #include <event2/event.h>
 #include <event2/buffer.h>
@@ -26,15 +25,14 @@
 #include <event2/listener.h>
 #include <openssl/hmac.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "hmap.h"
 #include "pe_int.h"
 
-#define NBUCKETS 1024
 #define CANARY_READ_CAP 8192
 #define CANARY_TIMEOUT_S 20
 
 struct nonce_ent {
-	struct nonce_ent *next;
+	struct hm_node node;
 	char hex[PE_NONCE_HEX + 1];
 	void *owner;
 };
@@ -52,28 +50,13 @@ struct pe_proof {
 	struct event_base *base;
 	struct evconnlistener *lst;
 	struct pe_proof_hooks hooks;
-	struct nonce_ent *bucket[NBUCKETS];
+	struct hmap nonces;		/* struct nonce_ent by hex */
 	unsigned char key[32];
 	struct canary_conn *live;
 	int conns, max_conns;
 	uint64_t nconns, nproofs, nunknown;	/* atomics: the stats line reads them */
 	struct event *pause;		/* accept failed (EMFILE): listen again later */
 };
-
-static unsigned
-hash_hex(const char *hex)
-{
-	unsigned h = 2166136261u;
-	for (int i = 0; i < PE_NONCE_HEX; i++)
-		h = (h ^ (unsigned char)hex[i]) * 16777619u;
-	return h % NBUCKETS;
-}
-
-static int
-random_bytes(unsigned char *b, size_t n)
-{
-	return RAND_bytes(b, (int)n) == 1 ? 0 : -1;
-}
 
 static void
 to_hex(const unsigned char *b, size_t n, char *out)
@@ -92,44 +75,41 @@ pe_nonce_issue(struct pe_proof *pf, void *owner, char *hex)
 	unsigned char raw[PE_NONCE_HEX / 2];
 	struct nonce_ent *e;
 
-	if (random_bytes(raw, sizeof(raw)) < 0)
+	if (pe_random(raw, sizeof(raw)) < 0)
 		return -1;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return -1;
 	to_hex(raw, sizeof(raw), e->hex);
 	e->owner = owner;
-	unsigned h = hash_hex(e->hex);
-	e->next = pf->bucket[h];
-	pf->bucket[h] = e;
+	if (hm_insert(&pf->nonces, &e->node) < 0) {
+		free(e);
+		return -1;
+	}
 	memcpy(hex, e->hex, PE_NONCE_HEX + 1);
 	return 0;
 }
 
-static struct nonce_ent **
-nonce_slot(struct pe_proof *pf, const char *hex)
+static struct nonce_ent *
+nonce_find(struct pe_proof *pf, const char *hex)
 {
-	struct nonce_ent **pp = &pf->bucket[hash_hex(hex)];
-	for (; *pp != NULL; pp = &(*pp)->next)
-		if (memcmp((*pp)->hex, hex, PE_NONCE_HEX) == 0)
-			return pp;
-	return NULL;
+	struct hm_node *n = hm_find(&pf->nonces, hex);
+	return n != NULL ? HM_ENTRY(n, struct nonce_ent, node) : NULL;
 }
 
 void *
 pe_nonce_owner(struct pe_proof *pf, const char *hex)
 {
-	struct nonce_ent **pp = nonce_slot(pf, hex);
-	return pp != NULL ? (*pp)->owner : NULL;
+	struct nonce_ent *e = nonce_find(pf, hex);
+	return e != NULL ? e->owner : NULL;
 }
 
 void
 pe_nonce_revoke(struct pe_proof *pf, const char *hex)
 {
-	struct nonce_ent **pp = nonce_slot(pf, hex), *e;
-	if (pp == NULL)
+	struct nonce_ent *e = nonce_find(pf, hex);
+	if (e == NULL)
 		return;
-	e = *pp;
-	*pp = e->next;
+	hm_remove(&pf->nonces, &e->node);
 	free(e);
 }
 
@@ -234,16 +214,16 @@ canary_read(struct bufferevent *bev, void *arg)
 	r = pe_canary_scan(in, &cc->seen, hex);
 	if (r > 0) {
 		char mac[PE_MAC_HEX + 1];
-		struct nonce_ent **pp;
+		struct nonce_ent *e;
 
 		cc->done = 1;
-		pp = nonce_slot(cc->pf, hex);
-		if (pp == NULL) {
+		e = nonce_find(cc->pf, hex);
+		if (e == NULL) {
 			__atomic_add_fetch(&cc->pf->nunknown, 1, __ATOMIC_RELAXED);
 			evbuffer_add_printf(bufferevent_get_output(bev),
 			    "550 unknown token\r\n");
 		} else {
-			void *owner = (*pp)->owner;
+			void *owner = e->owner;
 			__atomic_add_fetch(&cc->pf->nproofs, 1, __ATOMIC_RELAXED);
 			pe_nonce_mac(cc->pf, hex, mac);
 			evbuffer_add_printf(bufferevent_get_output(bev),
@@ -340,8 +320,14 @@ pe_proof_new(struct event_base *base, const struct sockaddr *sa, socklen_t salen
 	pf->base = base;
 	pf->hooks = *hooks;
 	pf->max_conns = max_conns > 0 ? max_conns : 256;
-	if (random_bytes(pf->key, sizeof(pf->key)) < 0) {
+	if (pe_random(pf->key, sizeof(pf->key)) < 0) {
 		snprintf(err, errlen, "no randomness for the canary key");
+		free(pf);
+		return NULL;
+	}
+	if (hm_init(&pf->nonces, HM_KEYOFF(struct nonce_ent, node, hex), PE_NONCE_HEX,
+	    NULL, NULL) < 0) {
+		snprintf(err, errlen, "no randomness for the nonce table");
 		free(pf);
 		return NULL;
 	}
@@ -377,13 +363,11 @@ pe_proof_free(struct pe_proof *pf)
 		evconnlistener_free(pf->lst);
 	if (pf->pause != NULL)
 		event_free(pf->pause);
-	for (int i = 0; i < NBUCKETS; i++) {
-		struct nonce_ent *e = pf->bucket[i], *n;
-		for (; e != NULL; e = n) {
-			n = e->next;
-			free(e);
-		}
+	for (struct hm_node *n = hm_next(&pf->nonces, NULL), *next; n != NULL; n = next) {
+		next = hm_next(&pf->nonces, n);
+		free(HM_ENTRY(n, struct nonce_ent, node));
 	}
+	hm_destroy(&pf->nonces);
 	free(pf);
 }
 
@@ -397,7 +381,7 @@ pe_proof_free(struct pe_proof *pf)
  * not be spoken to before its banner, it goes after the target's greeting.
  */
 void
-pe_tunnel_start(struct pe_tunnel *tn, const struct pe_pstate *ps, struct evbuffer *out)
+pe_tunnel_start(struct pe_tunnel *tn, const struct pe_ctx *ps, struct evbuffer *out)
 {
 	if (tn->kind == PE_TARGET_CANARY && !ps->noisy) {
 		evbuffer_add_printf(out, "EHLO " PE_NONCE_PREFIX "%s\r\n", tn->nonce);
@@ -413,7 +397,7 @@ pe_tunnel_start(struct pe_tunnel *tn, const struct pe_pstate *ps, struct evbuffe
  * and with -m a probe mail follows.
  */
 enum pe_tstep
-pe_tunnel_line(struct pe_tunnel *tn, struct pe_pstate *ps, const char *line, size_t n,
+pe_tunnel_line(struct pe_tunnel *tn, struct pe_ctx *ps, const char *line, size_t n,
     struct evbuffer *out)
 {
 	if (!tn->greeted) {

@@ -13,7 +13,7 @@
 #include "pe_int.h"
 
 static void
-socks4_start(struct pe_pstate *ps, struct evbuffer *out)
+socks4_start(struct pe_ctx *ps, struct evbuffer *out)
 {
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)ps->target;
 	unsigned char req[9];
@@ -27,7 +27,7 @@ socks4_start(struct pe_pstate *ps, struct evbuffer *out)
 }
 
 static enum pe_step
-socks4_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
+socks4_read(struct pe_ctx *ps, struct evbuffer *in, struct evbuffer *out)
 {
 	unsigned char rep[8];
 	size_t have = evbuffer_get_length(in);
@@ -62,9 +62,9 @@ socks4_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 	}
 }
 
-const struct pe_proto pe_proto_socks4 = {
+const struct pe_kind pe_kind_socks4 = {
 	.name = "socks4",
-	.flags = PE_PROTO_V4_ONLY,
+	.flags = PE_K_PROXY | PE_K_V4_ONLY,
 	.start = socks4_start,
 	.on_read = socks4_read,
 };

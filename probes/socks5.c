@@ -17,14 +17,15 @@
 #include "pe_int.h"
 
 enum { S_METHOD = 0, S_REPLY };
+struct socks5 { int state; };
 
 static void
-socks5_start(struct pe_pstate *ps, struct evbuffer *out)
+socks5_start(struct pe_ctx *ps, struct evbuffer *out)
 {
 	static const unsigned char greet[3] = { 5, 1, 0 };
 
 	evbuffer_add(out, greet, sizeof(greet));
-	ps->state = S_METHOD;
+	((struct socks5 *)ps->priv)->state = S_METHOD;
 }
 
 static void
@@ -54,13 +55,14 @@ socks5_request(const struct sockaddr *t, struct evbuffer *out)
 }
 
 static enum pe_step
-socks5_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
+socks5_read(struct pe_ctx *ps, struct evbuffer *in, struct evbuffer *out)
 {
+	struct socks5 *st = ps->priv;
 	unsigned char b[4 + 1 + 255 + 2];
 	size_t have = evbuffer_get_length(in), need;
 	char why[24];
 
-	if (ps->state == S_METHOD) {
+	if (st->state == S_METHOD) {
 		if (have < 2)
 			return PE_STEP_MORE;
 		evbuffer_remove(in, b, 2);
@@ -73,7 +75,7 @@ socks5_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 			return PE_STEP_CLOSED;
 		}
 		socks5_request(ps->target, out);
-		ps->state = S_REPLY;
+		st->state = S_REPLY;
 		return PE_STEP_MORE;
 	}
 	/* S_REPLY: 05 REP 00 ATYP ... */
@@ -111,9 +113,10 @@ socks5_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 	return PE_STEP_TUNNEL;
 }
 
-const struct pe_proto pe_proto_socks5 = {
+const struct pe_kind pe_kind_socks5 = {
 	.name = "socks5",
-	.flags = 0,
+	.flags = PE_K_PROXY,
+	.priv_size = sizeof(struct socks5),
 	.start = socks5_start,
 	.on_read = socks5_read,
 };

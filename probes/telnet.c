@@ -34,82 +34,94 @@
 
 enum { S_PROMPT = 0, S_CISCO, S_SENT };
 
+struct telnet {
+	int state;
+	int iac;		/* where in a telnet command we are */
+	size_t tlen;
+	char text[512];		/* the prompt so far, lower case, commands removed */
+};
+
 enum { IAC = 255, DONT = 254, DO = 253, WONT = 252, WILL = 251, SB = 250, SE = 240 };
 
 static void
-telnet_start(struct pe_pstate *ps, struct evbuffer *out)
+telnet_start(struct pe_ctx *ps, struct evbuffer *out)
 {
+	struct telnet *st = ps->priv;
+
 	(void)out;
-	ps->state = S_PROMPT;
+	st->state = S_PROMPT;
 	ps->timer = PROMPT_WAIT;	/* the far end speaks first, or we fall back */
 }
 
-/* move input into ps->text without telnet commands; answer negotiations */
+/* move input into st->text without telnet commands; answer negotiations */
 static void
-absorb(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
+absorb(struct pe_ctx *ps, struct evbuffer *in, struct evbuffer *out)
 {
+	struct telnet *st = ps->priv;
 	unsigned char b[256];
 	int n;
 
 	while ((n = evbuffer_remove(in, b, sizeof(b))) > 0) {
 		for (int i = 0; i < n; i++) {
 			unsigned char c = b[i];
-			if (ps->aux == 1) {		/* after IAC */
+			if (st->iac == 1) {		/* after IAC */
 				if (c == DO || c == DONT || c == WILL || c == WONT) {
-					ps->aux = c;
+					st->iac = c;
 					continue;
 				}
-				ps->aux = c == SB ? 3 : 0;
+				st->iac = c == SB ? 3 : 0;
 				if (c != IAC)
 					continue;	/* IAC IAC is a literal 255: dropped */
 				continue;
 			}
-			if (ps->aux == DO || ps->aux == WILL || ps->aux == DONT || ps->aux == WONT) {
-				unsigned char r[3] = { IAC, (unsigned char)(ps->aux == DO ? WONT : DONT), c };
-				if (ps->aux == DO || ps->aux == WILL)
+			if (st->iac == DO || st->iac == WILL || st->iac == DONT || st->iac == WONT) {
+				unsigned char r[3] = { IAC, (unsigned char)(st->iac == DO ? WONT : DONT), c };
+				if (st->iac == DO || st->iac == WILL)
 					evbuffer_add(out, r, 3);
-				ps->aux = 0;
+				st->iac = 0;
 				continue;
 			}
-			if (ps->aux == 3) {		/* inside SB ... IAC SE */
+			if (st->iac == 3) {		/* inside SB ... IAC SE */
 				if (c == IAC)
-					ps->aux = 4;
+					st->iac = 4;
 				continue;
 			}
-			if (ps->aux == 4) {
-				ps->aux = c == SE ? 0 : 3;
+			if (st->iac == 4) {
+				st->iac = c == SE ? 0 : 3;
 				continue;
 			}
 			if (c == IAC) {
-				ps->aux = 1;
+				st->iac = 1;
 				continue;
 			}
 			if (c == '\0')
 				continue;
-			if (ps->tlen + 1 >= sizeof(ps->text)) {	/* keep the newest half */
-				memmove(ps->text, ps->text + sizeof(ps->text) / 2, sizeof(ps->text) / 2);
-				ps->tlen = sizeof(ps->text) / 2 - 1;
+			if (st->tlen + 1 >= sizeof(st->text)) {	/* keep the newest half */
+				memmove(st->text, st->text + sizeof(st->text) / 2, sizeof(st->text) / 2);
+				st->tlen = sizeof(st->text) / 2 - 1;
 			}
-			ps->text[ps->tlen++] = (char)tolower(c);
-			ps->text[ps->tlen] = '\0';
+			st->text[st->tlen++] = (char)tolower(c);
+			st->text[st->tlen] = '\0';
 		}
 	}
 }
 
 /* does the text end with this prompt (trailing blanks ignored)? */
 static int
-ends_with(const struct pe_pstate *ps, const char *p)
+ends_with(const struct pe_ctx *ps, const char *p)
 {
-	size_t n = ps->tlen, pl = strlen(p);
-	while (n > 0 && (ps->text[n - 1] == ' ' || ps->text[n - 1] == '\r' ||
-	    ps->text[n - 1] == '\n' || ps->text[n - 1] == '\t'))
+	const struct telnet *st = ps->priv;
+	size_t n = st->tlen, pl = strlen(p);
+	while (n > 0 && (st->text[n - 1] == ' ' || st->text[n - 1] == '\r' ||
+	    st->text[n - 1] == '\n' || st->text[n - 1] == '\t'))
 		n--;
-	return n >= pl && memcmp(ps->text + n - pl, p, pl) == 0;
+	return n >= pl && memcmp(st->text + n - pl, p, pl) == 0;
 }
 
 static void
-send_cmd(struct pe_pstate *ps, struct evbuffer *out, const char *style)
+send_cmd(struct pe_ctx *ps, struct evbuffer *out, const char *style)
 {
+	struct telnet *st = ps->priv;
 	char host[PE_ADDRSTR_MAX];
 	int port = pe_target_port(ps->target);
 
@@ -128,24 +140,28 @@ send_cmd(struct pe_pstate *ps, struct evbuffer *out, const char *style)
 	/* pxytest's words for what the prompt revealed */
 	ps->mechanism = strcmp(style, "wingate") == 0 ? "wingate" :
 	    strcmp(style, "cisco") == 0 ? "cisco" : "telnet";
-	ps->state = S_SENT;
+	st->state = S_SENT;
 	ps->noisy = 1;
-	ps->tlen = 0;
-	ps->text[0] = '\0';
+	st->tlen = 0;
+	st->text[0] = '\0';
 	ps->timer = COMMAND_WAIT;
 }
 
 static enum pe_step
-refuse(struct pe_pstate *ps, const char *why)
+refuse(struct pe_ctx *ps, const char *why)
 {
-	pe_set_reason(ps, why, ps->text, ps->tlen);
+	struct telnet *st = ps->priv;
+
+	pe_set_reason(ps, why, st->text, st->tlen);
 	return PE_STEP_CLOSED;
 }
 
 static enum pe_step
-telnet_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
+telnet_read(struct pe_ctx *ps, struct evbuffer *in, struct evbuffer *out)
 {
-	if (ps->state == S_SENT) {
+	struct telnet *st = ps->priv;
+
+	if (st->state == S_SENT) {
 		/* wait for the target's greeting; leave the bytes for the engine */
 		size_t len = evbuffer_get_length(in);
 		const char *data = (const char *)evbuffer_pullup(in, -1);
@@ -170,7 +186,7 @@ telnet_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 		return PE_STEP_MORE;
 	}
 	absorb(ps, in, out);
-	if (ps->state == S_CISCO) {
+	if (st->state == S_CISCO) {
 		if (ends_with(ps, "password:"))
 			return refuse(ps, "cisco-bad-password");
 		if (ends_with(ps, ">") || ends_with(ps, "#")) {
@@ -180,12 +196,12 @@ telnet_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 		return PE_STEP_MORE;
 	}
 	/* S_PROMPT */
-	if (strstr(ps->text, "user access verification") != NULL) {
+	if (strstr(st->text, "user access verification") != NULL) {
 		if (ends_with(ps, "password:")) {
 			evbuffer_add(out, "cisco\r\n", 7);
-			ps->state = S_CISCO;
-			ps->tlen = 0;
-			ps->text[0] = '\0';
+			st->state = S_CISCO;
+			st->tlen = 0;
+			st->text[0] = '\0';
 			ps->timer = PROMPT_WAIT;
 		}
 		if (ends_with(ps, "username:"))
@@ -210,12 +226,14 @@ telnet_read(struct pe_pstate *ps, struct evbuffer *in, struct evbuffer *out)
 }
 
 static enum pe_step
-telnet_timer(struct pe_pstate *ps, struct evbuffer *out)
+telnet_timer(struct pe_ctx *ps, struct evbuffer *out)
 {
-	switch (ps->state) {
+	struct telnet *st = ps->priv;
+
+	switch (st->state) {
 	case S_PROMPT:
 		/* silent, or a prompt we do not know: try both classic commands */
-		pe_set_reason(ps, "no-prompt", ps->text, ps->tlen);
+		pe_set_reason(ps, "no-prompt", st->text, st->tlen);
 		send_cmd(ps, out, "fallback");
 		return PE_STEP_MORE;
 	case S_CISCO:
@@ -227,10 +245,19 @@ telnet_timer(struct pe_pstate *ps, struct evbuffer *out)
 	}
 }
 
-const struct pe_proto pe_proto_telnet = {
+/* a gateway that said something (a refusal, our command sent) and left */
+static enum pe_step
+telnet_hangup(struct pe_ctx *ps, size_t nread)
+{
+	return nread > 0 && ps->reason[0] != '\0' ? PE_STEP_CLOSED : PE_STEP_MORE;
+}
+
+const struct pe_kind pe_kind_telnet = {
 	.name = "telnet",
-	.flags = 0,
+	.flags = PE_K_PROXY,
+	.priv_size = sizeof(struct telnet),
 	.start = telnet_start,
 	.on_read = telnet_read,
 	.on_timer = telnet_timer,
+	.on_hangup = telnet_hangup,
 };

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
+#include "hmap.h"
 
 #define MAXKV 40
-#define NBUCKETS 4096
 
 struct kv {
 	char *k, *v;
@@ -105,54 +105,56 @@ parse(char *buf, struct line *l)
 	return 1;
 }
 
-/* a small string-keyed table of counters */
+/* a small string-keyed table of counters (hmap.h, set up at first use) */
 struct item {
-	struct item *next;
-	char *key;
+	struct hm_node node;
 	long n[6];
 	double sum;
 	char extra[96];
+	char key[];
 };
 
 struct table {
-	struct item *b[NBUCKETS];
-	size_t count;
+	struct hmap m;
+	int ready;
 };
 
-static unsigned
-bucket(const char *key)
+static void
+nomem(void)
 {
-	unsigned h = 2166136261u;
-	for (const char *s = key; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % NBUCKETS;
+	fprintf(stderr, "proxymilter-report: out of memory\n");
+	exit(EX_OSERR);
 }
 
 /* the count of key, without creating it */
 static long
 peek(const struct table *t, const char *key)
 {
-	for (const struct item *i = t->b[bucket(key)]; i != NULL; i = i->next)
-		if (strcmp(i->key, key) == 0)
-			return i->n[0];
-	return 0;
+	struct hm_node *n = t->ready ? hm_find(&t->m, key) : NULL;
+	return n != NULL ? HM_ENTRY(n, struct item, node)->n[0] : 0;
 }
 
 static struct item *
 find(struct table *t, const char *key)
 {
-	unsigned h = bucket(key);
-	for (struct item *i = t->b[h]; i != NULL; i = i->next)
-		if (strcmp(i->key, key) == 0)
-			return i;
-	struct item *i = calloc(1, sizeof(*i));
-	if (i == NULL || (i->key = strdup(key)) == NULL) {
-		fprintf(stderr, "proxymilter-report: out of memory\n");
-		exit(EX_OSERR);
+	struct hm_node *n;
+	struct item *i;
+	size_t len = strlen(key);
+
+	if (!t->ready) {
+		if (hm_init(&t->m, HM_KEYOFF(struct item, node, key), 0, NULL, NULL) < 0) {
+			fprintf(stderr, "proxymilter-report: no randomness\n");
+			exit(EX_OSERR);
+		}
+		t->ready = 1;
 	}
-	i->next = t->b[h];
-	t->b[h] = i;
-	t->count++;
+	if ((n = hm_find(&t->m, key)) != NULL)
+		return HM_ENTRY(n, struct item, node);
+	if ((i = calloc(1, sizeof(*i) + len + 1)) == NULL)
+		nomem();
+	memcpy(i->key, key, len + 1);
+	if (hm_insert(&t->m, &i->node) < 0)
+		nomem();
 	return i;
 }
 
@@ -171,13 +173,12 @@ by_n0(const void *a, const void *b)
 static struct item **
 sorted(struct table *t)
 {
-	struct item **v = calloc(t->count + 1, sizeof(*v));
+	struct item **v = calloc(t->m.n + 1, sizeof(*v));
 	size_t k = 0;
 	if (v == NULL)
 		exit(EX_OSERR);
-	for (int i = 0; i < NBUCKETS; i++)
-		for (struct item *it = t->b[i]; it != NULL; it = it->next)
-			v[k++] = it;
+	for (struct hm_node *n = hm_next(&t->m, NULL); n != NULL; n = hm_next(&t->m, n))
+		v[k++] = HM_ENTRY(n, struct item, node);
 	qsort(v, k, sizeof(*v), by_n0);
 	return v;
 }
@@ -248,7 +249,7 @@ static void
 section(const char *title, struct table *t, int top)
 {
 	struct item **v;
-	if (t->count == 0)
+	if (t->m.n == 0)
 		return;
 	printf("\n%s\n", title);
 	v = sorted(t);
@@ -356,7 +357,7 @@ main(int argc, char **argv)
 	section("Actions", &actions, 0);
 	section("Actions by stage", &stages, 0);
 	section("Skipped (reason)", &skips, 0);
-	if (opens.count > 0) {
+	if (opens.m.n > 0) {
 		struct item **v = sorted(&opens);
 		printf("\nOpen proxies (verdicts, rejects, evidence)\n");
 		for (int i = 0; v[i] != NULL && (top <= 0 || i < top); i++)
@@ -364,7 +365,7 @@ main(int argc, char **argv)
 				printf("  %8ld %6ld  %-40s %s\n", v[i]->n[0], v[i]->n[1], v[i]->key, v[i]->extra);
 		free(v);
 	}
-	if (tests.count > 0) {
+	if (tests.m.n > 0) {
 		struct item **v = sorted(&tests);
 		printf("\nTests (run, open, closed, inconclusive, mean time)\n");
 		for (int i = 0; v[i] != NULL && (top <= 0 || i < top); i++)

@@ -54,11 +54,8 @@ fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -Wall -Wextra $SAN -pthread -I$OUT -I$TOP -I$TOP/probes -I$TOP/milter $PKG_CFLAGS ${FUZZ_CFLAGS:-}"
-# the engine library without its CLI, and what milter/config.c needs
-SRCS=()
-for s in "$TOP"/probes/*.c; do
-	[ "$(basename "$s")" = cli.c ] || SRCS+=("$s")
-done
+# the engine library, and what milter/config.c needs
+SRCS=("$TOP"/probes/*.c)
 SRCS+=("$TOP/milter/cidr.c" "$TOP/milter/log.c" "$TOP/milter/config.c")
 HDRS=("$OUT/config.h" "$TOP"/probes/*.h "$TOP"/milter/*.h "$TOP"/tests/fuzz/*.h)
 
@@ -106,13 +103,18 @@ for s in "${SRCS[@]}"; do
 done
 wait_all || { echo "build.sh: compiling the sources failed" >&2; exit 1; }
 
-# the harnesses; fuzz_report includes tools/report.c and needs nothing else
+# the harnesses; fuzz_report includes tools/report.c and needs only hmap
+# and random
 for h in "$TOP"/tests/fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
 	bin=$OUT/$name
 	if [ "$name" = fuzz_report ]; then
-		deps=("$TOP/tools/report.c")
-		objs=()
+		deps=("$TOP/tools/report.c" "$OUT/obj/probes_hmap.o" "$OUT/obj/probes_random.o")
+		objs=("$OUT/obj/probes_hmap.o" "$OUT/obj/probes_random.o")
+	elif [ "$name" = fuzz_hostline ]; then
+		# includes tools/proxyprobe.c, a client of the whole engine
+		deps=("$TOP/tools/proxyprobe.c" "${OBJS[@]}")
+		objs=("${OBJS[@]}")
 	else
 		deps=("${OBJS[@]}")
 		objs=("${OBJS[@]}")

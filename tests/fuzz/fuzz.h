@@ -95,7 +95,7 @@ fz_banner(const uint8_t **data, size_t *size, char *banner, size_t len)
 }
 
 static inline int
-fz_tunnel_read(struct pe_tunnel *tn, struct pe_pstate *ps, struct evbuffer *in,
+fz_tunnel_read(struct pe_tunnel *tn, struct pe_ctx *ps, struct evbuffer *in,
     struct evbuffer *out, const char *goodmac)
 {
 	char *line;
@@ -133,7 +133,7 @@ fz_tunnel_read(struct pe_tunnel *tn, struct pe_pstate *ps, struct evbuffer *in,
 /* the rest of the input, read by read, through the tunnel conversation
  * that pe_tunnel_start began, until it decides or the input ends */
 static inline void
-fz_tunnel_run(struct pe_tunnel *tn, struct pe_pstate *ps, struct evbuffer *in,
+fz_tunnel_run(struct pe_tunnel *tn, struct pe_ctx *ps, struct evbuffer *in,
     struct evbuffer *out, const char *goodmac, struct fz_chunker *ch,
     const uint8_t *data, size_t size)
 {

@@ -26,13 +26,13 @@ static unsigned char seenbits[16][65536 / 8];
 static void
 check_list(const struct pe_test *t, size_t n)
 {
-	size_t np = pe_proto_count();
+	size_t np = pe_kind_count();
 
 	FZ_CHECK(np <= 16);
 	for (size_t i = 0; i < n; i++) {
 		size_t pi = np;
 		for (size_t k = 0; k < np; k++)
-			if (pe_proto_at(k) == t[i].proto)
+			if (pe_kind_at(k) == t[i].kind)
 				pi = k;
 		FZ_CHECK(pi < np);
 		FZ_CHECK(t[i].port != 0);

@@ -17,7 +17,7 @@
  * must be safe on any length.
  *
  * Input: 5 header bytes, then the reply.
- *   [0] protocol: pe_proto_at(b % pe_proto_count())
+ *   [0] kind: pe_kind_at(b % pe_kind_count())
  *   [1] bits 0-1 target (v4, v6, v4-mapped v6, v4 high port; v6 falls back
  *       to v4 for IPv4-only protocols, which the engine never starts on v6);
  *       bits 2-3 target kind (canary, mta, banner; 3 = canary);
@@ -62,18 +62,18 @@ init(void)
 	pe_nonce_mac(pf, nonce, mac);
 }
 
+static const struct pe_kind *p;
+
 static void
-check_ps(const struct pe_pstate *ps)
+check_ps(const struct pe_ctx *ps)
 {
 	FZ_CHECK(strnlen(ps->reason, sizeof(ps->reason)) < sizeof(ps->reason));
 	FZ_CHECK(strnlen(ps->detail, sizeof(ps->detail)) < sizeof(ps->detail));
-	FZ_CHECK(ps->tlen < sizeof(ps->text));
-	FZ_CHECK(ps->later_len <= sizeof(ps->later));
 }
 
-/* engine.c's apply_step: the timer wish, then the step; 1 = test over */
+/* runner.c's pe_run_step: the timer wish, then the step; 1 = test over */
 static int
-apply(struct pe_pstate *ps, enum pe_step st, int *armed)
+apply(struct pe_ctx *ps, enum pe_step st, int *armed)
 {
 	check_ps(ps);
 	if (ps->timer > 0)
@@ -81,7 +81,8 @@ apply(struct pe_pstate *ps, enum pe_step st, int *armed)
 	else if (ps->timer < 0)
 		*armed = 0;
 	ps->timer = 0;
-	ps->later_len = 0;	/* the engine writes it once the output drained */
+	if (p->on_drained != NULL)	/* the output went out */
+		p->on_drained(ps, out);
 	evbuffer_drain(out, evbuffer_get_length(out));
 	switch (st) {
 	case PE_STEP_MORE:
@@ -102,8 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct pe_proto *p;
-	struct pe_pstate ps;
+	static _Alignas(16) unsigned char priv[4096];
+	struct pe_ctx ps;
 	struct pe_tunnel tn;
 	struct fz_chunker ch;
 	char banner[64];
@@ -115,7 +116,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		init();
 	evbuffer_drain(in, evbuffer_get_length(in));
 	evbuffer_drain(out, evbuffer_get_length(out));
-	p = pe_proto_at(fz_byte(&data, &size) % pe_proto_count());
+	p = pe_kind_at(fz_byte(&data, &size) % pe_kind_count());
+	FZ_CHECK(p->priv_size <= sizeof(priv));
+	memset(priv, 0, sizeof(priv));
 	b1 = fz_byte(&data, &size);
 	fz_chunker_init(&ch, fz_byte(&data, &size));
 	tbits = fz_byte(&data, &size);
@@ -124,13 +127,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&ps, 0, sizeof(ps));
 	{
 		int ti = b1 & 3;
-		if ((p->flags & PE_PROTO_V4_ONLY) && tgt[ti].ss_family != AF_INET)
+		if ((p->flags & PE_K_V4_ONLY) && tgt[ti].ss_family != AF_INET)
 			ti = 0;
 		ps.target = (const struct sockaddr *)&tgt[ti];
 	}
-	ps.kind = (b1 >> 2) & 3;
-	if (ps.kind > PE_TARGET_BANNER)
-		ps.kind = PE_TARGET_CANARY;
+	ps.target_kind = (b1 >> 2) & 3;
+	if (ps.target_kind > PE_TARGET_BANNER)
+		ps.target_kind = PE_TARGET_CANARY;
+	ps.priv = priv;
 	ps.nonce = nonce;
 	ps.banner = banner;
 	p->start(&ps, out);
@@ -151,16 +155,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (r == 0 && armed && p->on_timer != NULL && (tbits & 0x80))
 		r = apply(&ps, p->on_timer(&ps, out), &armed);
+	if (r == 0 && p->on_hangup != NULL && (tbits & 0x40)) {	/* the peer left */
+		(void)apply(&ps, p->on_hangup(&ps, i), &armed);
+		return 0;
+	}
 	if (r >= 0)
 		return 0;
 
 	/* PE_STEP_TUNNEL: engine.c's tunnel_begin, pe_tunnel_start, tunnel_read */
 	memset(&tn, 0, sizeof(tn));
-	tn.kind = ps.kind;
+	tn.kind = ps.target_kind;
 	tn.banner = banner;
 	tn.nonce = nonce;
 	tn.proof = pf;
-	if (ps.kind == PE_TARGET_BANNER && (b1 & 0x10)) {
+	if (ps.target_kind == PE_TARGET_BANNER && (b1 & 0x10)) {
 		char a[PE_ADDRSTR_MAX];
 		tn.want_mail = 1;
 		tn.mail.rcpt = "postmaster@example.org";

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct pe_pstate ps;
+	struct pe_ctx ps;
 	struct pe_tunnel tn;
 	struct fz_chunker ch;
 	char banner[64];
@@ -59,14 +59,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* what the protocol left in ps, and engine.c's tunnel_begin */
 	memset(&ps, 0, sizeof(ps));
-	ps.kind = b0 & 3;
-	if (ps.kind > PE_TARGET_BANNER)
-		ps.kind = PE_TARGET_BANNER;
+	ps.target_kind = b0 & 3;
+	if (ps.target_kind > PE_TARGET_BANNER)
+		ps.target_kind = PE_TARGET_BANNER;
 	ps.nonce = nonce;
 	ps.banner = banner;
 	ps.noisy = (b0 & 4) != 0;
 	memset(&tn, 0, sizeof(tn));
-	tn.kind = ps.kind;
+	tn.kind = ps.target_kind;
 	tn.banner = banner;
 	tn.nonce = nonce;
 	tn.proof = pf;

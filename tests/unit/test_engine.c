@@ -257,7 +257,7 @@ probe(struct pe_engine *e, const char *proto, int port, double timeout, int retr
     struct outcome *o)
 {
 	struct sockaddr_in sin = { 0 };
-	struct pe_test t = { pe_proto_find(proto), (uint16_t)port };
+	struct pe_test t = { pe_kind_find(proto), (uint16_t)port };
 	struct pe_timing tm = { 1.0, timeout, retries };
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -324,7 +324,7 @@ main(void)
 		sin.sin_family = AF_INET;
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		for (int i = 0; i < 4; i++) {
-			t[i].proto = pe_proto_find(i % 2 ? "socks4" : "http-connect");
+			t[i].kind = pe_kind_find(i % 2 ? "socks4" : "http-connect");
 			t[i].port = (uint16_t)(i < 2 ? closed : silent);
 		}
 		tm.timeout = 0.2;
@@ -350,7 +350,7 @@ main(void)
 		sin.sin_family = AF_INET;
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		for (size_t i = 0; i < n; i++) {
-			t[i].proto = pe_proto_find("http-connect");
+			t[i].kind = pe_kind_find("http-connect");
 			t[i].port = (uint16_t)closed;
 		}
 		memset(&big, 0, sizeof(big));
@@ -368,7 +368,7 @@ main(void)
 	{
 		struct outcome q[6];
 		struct sockaddr_in sin = { 0 };
-		struct pe_test t = { pe_proto_find("socks5"), (uint16_t)silent };
+		struct pe_test t = { pe_kind_find("socks5"), (uint16_t)silent };
 		struct pe_timing tm = { 1.0, 0.3, 0 };
 		int over = 0;
 		e = engine(1, 1, 1);

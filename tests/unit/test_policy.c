@@ -10,7 +10,9 @@ main(void)
 	struct pm_config *cf = config_load(NULL, err, sizeof(err));
 	struct pm_facts f;
 	struct pm_decision d;
-	const enum vt_state verdicts[] = { VT_NONE, VT_PENDING, VT_OPEN, VT_CLEAN, VT_ERROR };
+	const enum vt_state verdicts[] = { VT_NONE, VT_PENDING, VT_OPEN, VT_CLEAN, VT_ERROR,
+	    VT_RELAY, VT_LISTED, VT_SUSPECT };
+	const size_t nverdicts = sizeof(verdicts) / sizeof(verdicts[0]);
 	const enum pm_action acts[] = { ACT_ACCEPT, ACT_REJECT, ACT_TEMPFAIL, ACT_TAG };
 
 	t_prog = "policy: ";
@@ -18,7 +20,7 @@ main(void)
 	int cells = 0, wrong = 0;
 	for (int es = STAGE_CONNECT; es <= STAGE_EOM; es++)
 	for (int cs = STAGE_CONNECT; cs <= STAGE_EOM; cs++)
-	for (size_t vi = 0; vi < 5; vi++)
+	for (size_t vi = 0; vi < nverdicts; vi++)
 	for (int mode = 0; mode < 2; mode++)
 	for (int auth = 0; auth < 2; auth++)
 	for (int ex = 0; ex < 2; ex++)
@@ -29,6 +31,9 @@ main(void)
 		cf->action.on_pending = ACT_TAG;
 		cf->action.on_error = ACT_TEMPFAIL;
 		cf->action.on_clean = ACT_ACCEPT;
+		cf->action.on_relay = acts[(oa + 1) % 4];
+		cf->action.on_listed = acts[(oa + 2) % 4];
+		cf->action.on_suspect = acts[(oa + 3) % 4];
 		f.stage = (enum pm_stage)cs;
 		f.verdict = verdicts[vi];
 		f.authenticated = auth;
@@ -42,7 +47,10 @@ main(void)
 		else {
 			wk = PD_ACT;
 			wa = verdicts[vi] == VT_OPEN ? acts[oa] : verdicts[vi] == VT_PENDING ? ACT_TAG :
-			    verdicts[vi] == VT_ERROR ? ACT_TEMPFAIL : ACT_ACCEPT;
+			    verdicts[vi] == VT_ERROR ? ACT_TEMPFAIL :
+			    verdicts[vi] == VT_RELAY ? acts[(oa + 1) % 4] :
+			    verdicts[vi] == VT_LISTED ? acts[(oa + 2) % 4] :
+			    verdicts[vi] == VT_SUSPECT ? acts[(oa + 3) % 4] : ACT_ACCEPT;
 		}
 		cells++;
 		if (k != wk || (k == PD_ACT && (d.action != wa || d.observe != (mode == 1)))) {
@@ -70,21 +78,25 @@ main(void)
 	T_OK(!policy_rcpt_exempt(cf, "<user@postmaster.example>"), "domain part is not a local part");
 
 	/* replies */
-	T_OK(policy_reply("550 5.7.1 Client host [%a] is an open proxy (%p)", "192.0.2.7",
+	T_OK(policy_reply("550 5.7.1 Client host [%a] %c (%p)", "192.0.2.7", policy_phrase(VT_OPEN),
 	    "socks5:1080", code, xcode, text, sizeof(text)) == 0, "reply parses");
 	T_STREQ(code, "550", "reply code");
 	T_STREQ(xcode, "5.7.1", "enhanced code");
 	T_STREQ(text, "Client host [192.0.2.7] is an open proxy (socks5:1080)", "expansion");
-	policy_reply("451 4.7.1 100%% sure about %a", "::1", "", code, xcode, text, sizeof(text));
+	policy_reply(cf->action.reject_reply, "192.0.2.7", policy_phrase(VT_LISTED),
+	    "dnsbl=bl.example(3)", code, xcode, text, sizeof(text));
+	T_STREQ(text, "Client host [192.0.2.7] is listed in DNS blocklists (dnsbl=bl.example(3))",
+	    "the default reply says what the class is (%c)");
+	policy_reply("451 4.7.1 100%% sure about %a", "::1", "is an open proxy", "", code, xcode, text, sizeof(text));
 	T_STREQ(text, "100%% sure about ::1", "percent doubled for smfi_setreply");
-	policy_reply("550 5.7.1 %p", "x", "bad\r\nvalue%", code, xcode, text, sizeof(text));
+	policy_reply("550 5.7.1 %p", "x", "is an open proxy", "bad\r\nvalue%", code, xcode, text, sizeof(text));
 	T_STREQ(text, "bad??value%%", "inserted text made printable and escaped");
 	{
 		char small[8];
-		policy_reply("550 5.7.1 %a%a%a", "255.255.255.255", "", code, xcode, small, sizeof(small));
+		policy_reply("550 5.7.1 %a%a%a", "255.255.255.255", "is an open proxy", "", code, xcode, small, sizeof(small));
 		T_OK(strlen(small) < sizeof(small), "reply text never overflows");
 	}
-	T_OK(policy_reply("hello", "a", "p", code, xcode, text, sizeof(text)) < 0, "malformed template refused");
+	T_OK(policy_reply("hello", "a", "is an open proxy", "p", code, xcode, text, sizeof(text)) < 0, "malformed template refused");
 
 	/* header values */
 	struct vt_info v = { 0 };
@@ -102,6 +114,17 @@ main(void)
 	v.state = VT_ERROR;
 	policy_header_value(&v, "mx", text, sizeof(text));
 	T_STREQ(text, "error; host=mx", "error header");
+	v.state = VT_LISTED;
+	v.score = 4;
+	snprintf(v.evidence, sizeof(v.evidence), "dnsbl=bl.example(3) fcrdns=fail(1) country=DE");
+	policy_header_value(&v, "mx", text, sizeof(text));
+	T_STREQ(text, "listed score=4 dnsbl=bl.example(3) fcrdns=fail(1) country=DE; host=mx",
+	    "listed header: class, score, findings (design section 6)");
+	v.state = VT_SUSPECT;
+	v.score = 3;
+	snprintf(v.evidence, sizeof(v.evidence), "fcrdns=fail(1) netbios=139(2)");
+	policy_header_value(&v, "mx", text, sizeof(text));
+	T_STREQ(text, "suspect score=3 fcrdns=fail(1) netbios=139(2); host=mx", "suspect header");
 	config_unref(cf);
 	T_DONE();
 }

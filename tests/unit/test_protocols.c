@@ -6,14 +6,17 @@
 
 static struct sockaddr_storage tgt4, tgt6;
 static struct evbuffer *in, *out;
-static struct pe_pstate ps;
+static struct pe_ctx ps;
+static _Alignas(16) unsigned char priv[4096];
 
 static void
-begin(const struct pe_proto *p, const struct sockaddr_storage *t)
+begin(const struct pe_kind *p, const struct sockaddr_storage *t)
 {
 	evbuffer_drain(in, evbuffer_get_length(in));
 	evbuffer_drain(out, evbuffer_get_length(out));
 	memset(&ps, 0, sizeof(ps));
+	memset(priv, 0, sizeof(priv));
+	ps.priv = priv;
 	ps.target = (const struct sockaddr *)t;
 	ps.nonce = "00000000000000000000000000000000";
 	ps.banner = "220 ";
@@ -36,11 +39,13 @@ has(const char *m, size_t ml, const char *needle)
 }
 
 static void
-begin0(const struct pe_proto *p, const struct sockaddr_storage *t, const char *nonce)
+begin0(const struct pe_kind *p, const struct sockaddr_storage *t, const char *nonce)
 {
 	evbuffer_drain(in, evbuffer_get_length(in));
 	evbuffer_drain(out, evbuffer_get_length(out));
 	memset(&ps, 0, sizeof(ps));
+	memset(priv, 0, sizeof(priv));
+	ps.priv = priv;
 	ps.target = (const struct sockaddr *)t;
 	ps.nonce = nonce;
 	ps.banner = "220 ";
@@ -48,10 +53,21 @@ begin0(const struct pe_proto *p, const struct sockaddr_storage *t, const char *n
 }
 
 static enum pe_step
-feed(const struct pe_proto *p, const void *data, size_t len)
+feed(const struct pe_kind *p, const void *data, size_t len)
 {
 	evbuffer_add(in, data, len);
 	return p->on_read(&ps, in, out);
+}
+
+/* proxy kinds: what "all" expands to */
+static size_t
+nproxy(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < pe_kind_count(); i++)
+		n += pe_kind_is_proxy(pe_kind_at(i));
+	return n;
 }
 
 #define FEEDS(p, s) feed((p), (s), sizeof(s) - 1)
@@ -60,9 +76,9 @@ feed(const struct pe_proto *p, const void *data, size_t len)
 int
 main(void)
 {
-	const struct pe_proto *hc = pe_proto_find("http-connect");
-	const struct pe_proto *s4 = pe_proto_find("socks4");
-	const struct pe_proto *s5 = pe_proto_find("socks5");
+	const struct pe_kind *hc = pe_kind_find("http-connect");
+	const struct pe_kind *s4 = pe_kind_find("socks4");
+	const struct pe_kind *s5 = pe_kind_find("socks5");
 	socklen_t sl;
 
 	t_prog = "protocols: ";
@@ -71,8 +87,8 @@ main(void)
 	pe_parse_hostport("192.0.2.10:2525", &tgt4, &sl);
 	pe_parse_hostport("[2001:db8::10]:2525", &tgt6, &sl);
 
-	T_OK(pe_proto_find("http") == hc, "http is an alias of http-connect");
-	T_OK(pe_proto_find("gopher") == NULL, "unknown protocol");
+	T_OK(pe_kind_find("http") == hc, "http is an alias of http-connect");
+	T_OK(pe_kind_find("gopher") == NULL, "unknown protocol");
 
 	/* HTTP CONNECT */
 	begin(hc, &tgt4);
@@ -122,7 +138,7 @@ main(void)
 	T_OK(feed(s4, "\x04\x5a\x00\x00\x00\x00\x00\x00", 8) == PE_STEP_TUNNEL, "VN=4 reply tolerated");
 	begin(s4, &tgt4);
 	T_OK(FEEDS(s4, "HTTP/1.0 400 Bad") == PE_STEP_CLOSED, "HTTP answer is not SOCKS4");
-	T_OK(s4->flags & PE_PROTO_V4_ONLY, "SOCKS4 marked IPv4-only");
+	T_OK(s4->flags & PE_K_V4_ONLY, "SOCKS4 marked IPv4-only");
 
 	/* SOCKS5 */
 	begin(s5, &tgt4);
@@ -161,14 +177,17 @@ main(void)
 
 	/* HTTP CONNECT quirks */
 	begin(hc, &tgt4);
-	T_OK(ps.later_len == 2 && memcmp(ps.later, "\r\n", 2) == 0, "extra CRLF queued as a separate write");
 	evbuffer_drain(out, evbuffer_get_length(out));
+	hc->on_drained(&ps, out);
+	T_OK(OUT_IS("\r\n"), "extra CRLF as a separate write once the request went out");
+	hc->on_drained(&ps, out);
+	T_OK(evbuffer_get_length(out) == 0, "... once");
 	T_OK(FEEDS(hc, "HTTP/1.0 2") == PE_STEP_MORE && OUT_IS("\r\n"), "CRLF after the first reply bytes");
 	T_OK(FEEDS(hc, "00 OK\r\n") == PE_STEP_MORE && evbuffer_get_length(out) == 0, "nudged once only");
 
 	/* HTTP POST */
 	{
-		const struct pe_proto *hp = pe_proto_find("http-post");
+		const struct pe_kind *hp = pe_kind_find("http-post");
 		const char *want = "POST http://192.0.2.10:2525/ HTTP/1.0\r\nContent-Type: text/plain\r\n"
 		    "Content-Length: 55\r\n\r\nRSET\r\nEHLO pxm-00112233445566778899aabbccddeeff\r\nQUIT\r\n";
 		begin0(hp, &tgt4, "00112233445566778899aabbccddeeff");
@@ -184,15 +203,15 @@ main(void)
 		begin0(hp, &tgt4, "00112233445566778899aabbccddeeff");
 		T_OK(FEEDS(hp, "SSH-2.0-x\r\n") == PE_STEP_CLOSED, "POST to a non-HTTP service closed");
 		begin0(hp, &tgt4, "00112233445566778899aabbccddeeff");
-		ps.kind = PE_TARGET_BANNER;
+		ps.target_kind = PE_TARGET_BANNER;
 		ps.banner = "220 ";
 		T_OK(FEEDS(hp, "HTTP/1.1 200 OK\r\nVia: x\r\n\r\n") == PE_STEP_TUNNEL, "banner mode: tunnel after the reply headers");
 	}
 
 	/* telnet family */
 	{
-		const struct pe_proto *tn = pe_proto_find("telnet");
-		T_OK(pe_proto_find("cisco") == tn && pe_proto_find("wingate") == tn, "cisco and wingate name the adaptive probe");
+		const struct pe_kind *tn = pe_kind_find("telnet");
+		T_OK(pe_kind_find("cisco") == tn && pe_kind_find("wingate") == tn, "cisco and wingate name the adaptive probe");
 		begin(tn, &tgt4);
 		T_OK(evbuffer_get_length(out) == 0 && ps.timer > 0, "telnet waits for the prompt");
 		T_OK(FEEDS(tn, "\r\n\r\nUser Access Verification\r\n\r\nPassword: ") == PE_STEP_MORE && OUT_IS("cisco\r\n"),
@@ -374,8 +393,8 @@ main(void)
 		struct pe_test *t = NULL;
 		size_t n = 0;
 		char err[128];
-		T_OK(pe_scan_parse("3128", NULL, &t, &n, err, sizeof(err)) == 0 && n == 1 && t[0].proto == hc && t[0].port == 3128, "bare port = http-connect");
-		T_OK(pe_scan_parse("1080/socks5", NULL, &t, &n, err, sizeof(err)) == 0 && n == 2 && t[1].proto == s5, "port/proto");
+		T_OK(pe_scan_parse("3128", NULL, &t, &n, err, sizeof(err)) == 0 && n == 1 && t[0].kind == hc && t[0].port == 3128, "bare port = http-connect");
+		T_OK(pe_scan_parse("1080/socks5", NULL, &t, &n, err, sizeof(err)) == 0 && n == 2 && t[1].kind == s5, "port/proto");
 		T_OK(pe_scan_parse("3128/http", NULL, &t, &n, err, sizeof(err)) == 0 && n == 2, "duplicate scanned once");
 		T_OK(pe_scan_parse("0", NULL, &t, &n, err, sizeof(err)) < 0 && strstr(err, "bad port specification"), "port 0 refused");
 		T_OK(pe_scan_parse("80/foo", NULL, &t, &n, err, sizeof(err)) < 0 && strstr(err, "unknown proxy type"), "unknown type refused");
@@ -395,8 +414,8 @@ main(void)
 		t = NULL;
 		n = 0;
 		T_OK(pe_scan_parse("8000-8009", NULL, &t, &n, err, sizeof(err)) == 0 && n == 10 &&
-		    t[9].port == 8009 && t[0].proto == hc, "range");
-		T_OK(pe_scan_parse("1080/all", NULL, &t, &n, err, sizeof(err)) == 0 && n == 10 + pe_proto_count(),
+		    t[9].port == 8009 && t[0].kind == hc, "range");
+		T_OK(pe_scan_parse("1080/all", NULL, &t, &n, err, sizeof(err)) == 0 && n == 10 + nproxy(),
 		    "all = every protocol");
 		T_OK(pe_scan_parse("9-8", NULL, &t, &n, err, sizeof(err)) < 0 && strstr(err, "bad port specification"), "reversed range refused");
 		T_OK(pe_scan_parse("80-", NULL, &t, &n, err, sizeof(err)) < 0, "open range refused");
@@ -410,7 +429,7 @@ main(void)
 		free(t);
 		t = NULL;
 		n = 0;
-		T_OK(pe_scan_parse("1-65535/all", NULL, &t, &n, err, sizeof(err)) == 0 && n == 65535 * pe_proto_count(),
+		T_OK(pe_scan_parse("1-65535/all", NULL, &t, &n, err, sizeof(err)) == 0 && n == 65535 * nproxy(),
 		    "1-65535/all: every port x every protocol");
 		free(t);
 		static const char *const web[] = { "80", "3128/all", NULL };
@@ -418,7 +437,7 @@ main(void)
 		const struct pe_tag ut[] = { { "web", web }, { "mine", mine }, { NULL, NULL } };
 		t = NULL;
 		n = 0;
-		T_OK(pe_scan_parse("mine", ut, &t, &n, err, sizeof(err)) == 0 && n == 1 + pe_proto_count() + 2, "user tags nest");
+		T_OK(pe_scan_parse("mine", ut, &t, &n, err, sizeof(err)) == 0 && n == 1 + nproxy() + 2, "user tags nest");
 		free(t);
 		/* five tags of eight, each naming the next eight times, the last
 		 * the whole range: each tag is expanded once (it took 18 s) */
@@ -431,7 +450,7 @@ main(void)
 		    { "e", te }, { NULL, NULL } };
 		t = NULL;
 		n = 0;
-		T_OK(pe_scan_parse("a", deep, &t, &n, err, sizeof(err)) == 0 && n == 65535 * pe_proto_count(),
+		T_OK(pe_scan_parse("a", deep, &t, &n, err, sizeof(err)) == 0 && n == 65535 * nproxy(),
 		    "nested tags named many times are expanded once each");
 		free(t);
 		static const char *const la[] = { "80", "lb", NULL };

@@ -37,5 +37,21 @@ main(void)
 	pm_addr_parse("10.0.0.1", &a);
 	T_OK(rl_take(r, &a, 0, 1), "a forgotten network starts full");
 	rl_free(r);
+
+	/* the least recently touched network is the one forgotten */
+	r = rl_new(16);
+	for (int i = 0; i < 16; i++) {
+		snprintf(ip, sizeof(ip), "10.%d.0.1", i);
+		pm_addr_parse(ip, &a);
+		rl_take(r, &a, 0, 1);
+	}
+	pm_addr_parse("10.0.0.1", &a);
+	T_OK(!rl_take(r, &a, 1, 1), "net 0 empty, and touched");
+	pm_addr_parse("10.99.0.1", &b);
+	rl_take(r, &b, 1, 1);
+	pm_addr_parse("10.1.0.1", &c);
+	T_OK(rl_take(r, &c, 1, 1), "the oldest (net 1) forgotten: full again");
+	T_OK(!rl_take(r, &a, 1, 1), "the touched one (net 0) remembered: still empty");
+	rl_free(r);
 	T_DONE();
 }

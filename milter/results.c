@@ -1,0 +1,154 @@
+/*
+ * results.c - what the probe engine reports, on the engine thread: one line
+ * per test result, and the verdict of each probe set written to the verdict
+ * table (which wakes the sessions waiting for it).  Nothing here blocks: the
+ * table's lock and the log queue are all it touches.
+ */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "milter.h"
+#include "pmconfig.h"
+#include "log.h"
+
+static const char *
+result_word(enum pe_result_kind k)
+{
+	return k == PE_OPEN ? "open" : k == PE_CLOSED ? "closed" : "inconclusive";
+}
+
+void
+pm_probe_result(const struct pe_result *r, void *arg)
+{
+	struct preq *q = arg;
+	struct lb l;
+	static double emfile_warned;	/* engine thread only */
+
+	if (strcmp(r->reason, "emfile") == 0) {
+		__atomic_store_n(&pm.emfile_at, (int64_t)vt_now(), __ATOMIC_RELAXED);
+		if (vt_now() - emfile_warned >= 60.0) {
+			emfile_warned = vt_now();
+			log_msg(LOG_WARNING, "error", "out of descriptors: probes fail with emfile, "
+			    "and sessions do not wait for pending verdicts while it lasts "
+			    "(raise the limit: ulimit -n, LimitNOFILE=; or lower probe.max_inflight)");
+		}
+	}
+
+	lb_init(&l, "NOQUEUE", "probe");
+	lb_kv(&l, "sess", q->sess);
+	lb_kvf(&l, "client", "[%s]", q->addr);
+	lb_kvf(&l, "test", "%s:%u", r->proto, r->port);
+	lb_kv(&l, "result", result_word(r->result));
+	lb_kv(&l, "reason", r->reason);
+	if (r->egress[0] != '\0')
+		lb_kv(&l, "egress", r->egress);
+	if (r->findings[0] != '\0')
+		lb_kv(&l, "findings", r->findings);
+	lb_kvf(&l, "elapsed", "%.3fs", r->elapsed);
+	if (r->attempt > 1)
+		lb_kvf(&l, "attempt", "%d", r->attempt);
+	if (r->detail[0] != '\0' && r->result != PE_OPEN)
+		lb_kv(&l, "detail", r->detail);
+	lb_emit(&l, r->result == PE_CLOSED && r->findings[0] == '\0' ? LOG_DEBUG : LOG_INFO);
+}
+
+/* the engine's class -> the table's state, and how long it holds */
+static enum vt_state
+state_of(const struct pm_config *cf, enum pe_verdict v, long *ttl)
+{
+	switch (v) {
+	case PE_V_OPEN:
+		*ttl = cf->verdict.open_ttl;
+		return VT_OPEN;
+	case PE_V_RELAY:
+		*ttl = cf->verdict.open_ttl;
+		return VT_RELAY;
+	case PE_V_LISTED:
+		*ttl = cf->verdict.clean_ttl;
+		return VT_LISTED;
+	case PE_V_SUSPECT:
+		*ttl = cf->verdict.clean_ttl;
+		return VT_SUSPECT;
+	case PE_V_CLEAN:
+		*ttl = cf->verdict.clean_ttl;
+		return VT_CLEAN;
+	case PE_V_ERROR:
+		break;
+	}
+	*ttl = cf->verdict.error_ttl;
+	return VT_ERROR;
+}
+
+/* findings other than the open proxies that evidence= names already */
+static int
+beyond_proxy(const struct pe_summary *sm)
+{
+	for (size_t i = 0; i < sm->nfindings; i++)
+		if (sm->finding[i].fclass != PE_F_OPEN_PROXY)
+			return 1;
+	return 0;
+}
+
+void
+pm_probe_done(const struct pe_summary *sm, void *arg)
+{
+	struct preq *q = arg;
+	const struct pm_config *cf = q->cf;
+	enum vt_state st;
+	long ttl;
+	struct lb l;
+	const char *evidence = sm->verdict == PE_V_OPEN ? sm->evidence : sm->findings;
+
+	/* every request ends with one final line, which the stats and the
+	 * report count; provisional ones (final=no) may come before it */
+	st = state_of(cf, sm->verdict, &ttl);
+	if (!sm->final)
+		PM_COUNT(provisional);
+	else if (st == VT_OPEN)
+		PM_COUNT(v_open);
+	else if (st == VT_RELAY)
+		PM_COUNT(v_relay);
+	else if (st == VT_LISTED)
+		PM_COUNT(v_listed);
+	else if (st == VT_SUSPECT)
+		PM_COUNT(v_suspect);
+	else if (st == VT_CLEAN)
+		PM_COUNT(v_clean);
+	else
+		PM_COUNT(v_error);
+	vt_complete(pm.vt, &q->a, st, sm->score, evidence, sm->egress, vt_now(), (double)ttl);
+	lb_init(&l, "NOQUEUE", "verdict");
+	lb_kv(&l, "sess", q->sess);
+	lb_kvf(&l, "client", "[%s]", q->addr);
+	lb_kv(&l, "verdict", vt_state_name(st));
+	if (sm->evidence[0] != '\0')
+		lb_kv(&l, "evidence", sm->evidence);
+	if (sm->egress[0] != '\0')
+		lb_kv(&l, "egress", sm->egress);
+	if (sm->score != 0)
+		lb_kvf(&l, "score", "%d", sm->score);
+	if (beyond_proxy(sm))
+		lb_kv(&l, "findings", sm->findings);
+	if (st == VT_ERROR)
+		lb_kv(&l, "reason", sm->reason);
+	if (!sm->final)
+		lb_kv(&l, "final", "no");
+	else if (q->reported)
+		lb_kv(&l, "late", "yes");
+	lb_kvf(&l, "ttl", "%ld", ttl);
+	lb_kvf(&l, "tests", "%d", sm->tests);
+	lb_kvf(&l, "open", "%d", sm->open);
+	lb_kvf(&l, "closed", "%d", sm->closed);
+	lb_kvf(&l, "inconclusive", "%d", sm->inconclusive);
+	lb_kvf(&l, "elapsed", "%.3fs", sm->elapsed);
+	if (sm->queued >= 0.001)
+		lb_kvf(&l, "queued", "%.3fs", sm->queued);
+	lb_emit(&l, st == VT_OPEN || st == VT_RELAY ? LOG_NOTICE : LOG_INFO);
+	if (!sm->final) {
+		q->reported = 1;
+		return;
+	}
+	config_unref(q->cf);
+	free(q);
+}

@@ -1,0 +1,84 @@
+/*
+ * registry.c - the table of check kinds.
+ *
+ * Adding a kind = one file (probes/<kind>.c with its `const struct pe_kind`)
+ * + one row here (and its name in Makefile.am's source list).  Nothing in
+ * the scheduling code knows a kind by name: the engine reads the flags,
+ * sizes and functions of the row.  pe_kind_register adds kinds at run time
+ * (tests, embedders); they must come before any engine is created.
+ */
+#include "config.h"
+#include <string.h>
+#include "pe_int.h"
+
+static const struct pe_kind *const builtin[] = {
+	&pe_kind_http_connect,
+	&pe_kind_http_post,
+	&pe_kind_socks4,
+	&pe_kind_socks5,
+	&pe_kind_telnet,
+#ifdef HAVE_LIBEVENT_OPENSSL
+	&pe_kind_https_connect,
+#endif
+};
+#define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
+
+/* other names of table rows */
+static const struct { const char *alias, *name; } aliases[] = {
+	{ "http", "http-connect" },
+	{ "cisco", "telnet" },		/* one adaptive probe reads the prompt */
+	{ "wingate", "telnet" },
+};
+
+#define MAX_EXTRA 16
+static const struct pe_kind *extra[MAX_EXTRA];
+static size_t nextra;
+
+size_t
+pe_kind_count(void)
+{
+	return NBUILTIN + nextra;
+}
+
+const struct pe_kind *
+pe_kind_at(size_t i)
+{
+	if (i < NBUILTIN)
+		return builtin[i];
+	return i - NBUILTIN < nextra ? extra[i - NBUILTIN] : NULL;
+}
+
+const struct pe_kind *
+pe_kind_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcmp(name, aliases[i].alias) == 0)
+			name = aliases[i].name;
+	for (size_t i = 0; i < pe_kind_count(); i++)
+		if (strcmp(pe_kind_at(i)->name, name) == 0)
+			return pe_kind_at(i);
+	return NULL;
+}
+
+size_t
+pe_kind_index(const struct pe_kind *k)
+{
+	for (size_t i = 0; i < pe_kind_count(); i++)
+		if (pe_kind_at(i) == k)
+			return i;
+	return 0;
+}
+
+int
+pe_kind_register(const struct pe_kind *k)
+{
+	if (nextra >= MAX_EXTRA || k->name == NULL || strlen(k->name) >= PE_PROTO_NAME_MAX ||
+	    pe_kind_find(k->name) != NULL || k->start == NULL ||
+	    (!(k->flags & PE_K_TASK) && k->on_read == NULL))
+		return -1;
+	extra[nextra++] = k;
+	return 0;
+}
+
+const char *pe_kind_name(const struct pe_kind *k) { return k->name; }
+int pe_kind_is_proxy(const struct pe_kind *k) { return (k->flags & PE_K_PROXY) != 0; }
