@@ -18,34 +18,10 @@
 #include "pmconfig.h"
 #include "policy.h"
 #include "log.h"
+#include "session.h"
 
 struct pm_global pm;
 
-struct sess {
-	struct pm_config *cf;
-	char id[9];
-	char qid[32];
-	char client[400];		/* name[addr]:port, for logs */
-	char addr[64];
-	struct pm_addr a;
-	bool have_addr;
-	const char *skip;		/* set at connect: never enforce */
-	bool authenticated;
-	char auth_user[128];
-	char helo[128];
-	char from[256];
-	char mta[128];			/* the MTA's name (macro j), for the header */
-	double t_connect;
-	int msgs, rcpts, rejected;
-	/* a tag decided at connect or helo holds for every message */
-	bool sess_tag;
-	struct vt_info sess_tag_info;
-	/* per message */
-	int hdr_copies;
-	int msg_rcpts, msg_exempt;
-	bool tag;
-	struct vt_info tag_info;
-};
 
 
 static struct sess *
@@ -74,7 +50,7 @@ update_qid(SMFICTX *ctx, struct sess *s)
 		pe_printable(s->qid, sizeof(s->qid), q, strlen(q));
 }
 
-static void
+void
 sess_line(struct lb *l, const struct sess *s, const char *event)
 {
 	lb_init(l, s->qid, event);
@@ -95,7 +71,7 @@ reset_message(struct sess *s)
 	snprintf(s->qid, sizeof(s->qid), "NOQUEUE");
 }
 
-static void
+void
 log_skip(struct sess *s, const char *reason, const char *k, const char *v, int stage)
 {
 	struct lb l;
@@ -159,130 +135,6 @@ start_probe(struct sess *s)
 fail:
 	log_msg(LOG_ERR, "error", "cannot schedule probes for %s: engine stopped or out of memory", s->addr);
 	vt_complete(pm.vt, &s->a, VT_ERROR, 0, "", "", vt_now(), (double)s->cf->verdict.error_ttl);
-}
-
-/* ---- enforcement --------------------------------------------------------- */
-
-static sfsistat
-enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
-    bool exempt)
-{
-	const struct pm_config *cf = s->cf;
-	struct pm_facts f;
-	struct pm_decision d;
-	struct vt_info v;
-	enum pm_decision_kind k;
-	struct lb l;
-
-	if (s->skip != NULL || !s->have_addr || stage != cf->action.stage)
-		return SMFIS_CONTINUE;
-	vt_get(pm.vt, &s->a, vt_now(), &v);
-	/* short of descriptors (a probe found none in the last 10 s), a session
-	 * held open for a verdict takes one more that libmilter needs to
-	 * accept the next: then do not wait, on_pending applies at once */
-	if (v.state == VT_PENDING && cf->action.pending_wait > 0 &&
-	    vt_now() - (double)__atomic_load_n(&pm.emfile_at, __ATOMIC_RELAXED) > 10.0)
-		vt_wait(pm.vt, &s->a, vt_now() + cf->action.pending_wait, &v);
-	f.stage = stage;
-	f.verdict = v.state;
-	f.authenticated = s->authenticated;
-	f.exempt = exempt;
-	k = policy_decide(cf, &f, &d);
-	if (k == PD_NONE)
-		return SMFIS_CONTINUE;
-	if (k == PD_SKIP) {
-		log_skip(s, d.skip, d.skip[0] == 'a' ? "user" : "to",
-		    d.skip[0] == 'a' ? s->auth_user : rcpt, (int)stage);
-		return SMFIS_CONTINUE;
-	}
-	if (d.action == ACT_ACCEPT)
-		return SMFIS_CONTINUE;
-	if (d.action == ACT_TAG) {
-		if (d.observe) {
-			sess_line(&l, s, "would-tag");
-			lb_kv(&l, "stage", stage_name(stage));
-			lb_kv(&l, "client", s->client);
-			lb_kv(&l, "verdict", vt_state_name(v.state));
-			lb_kv(&l, "mode", "observe");
-			lb_emit(&l, LOG_INFO);
-			PM_COUNT(would);
-			return SMFIS_CONTINUE;
-		}
-		if (stage <= STAGE_HELO) {	/* for every message of the session */
-			s->sess_tag = true;
-			s->sess_tag_info = v;
-		} else {
-			s->tag = true;
-			s->tag_info = v;
-		}
-		return SMFIS_CONTINUE;
-	}
-	/* reject or tempfail */
-	char code[4], xcode[16], text[1024];
-	bool rej = d.action == ACT_REJECT;
-	if (policy_reply(rej ? cf->action.reject_reply : cf->action.tempfail_reply,
-	    s->addr, policy_phrase(v.state), v.evidence[0] ? v.evidence : vt_state_name(v.state),
-	    code, xcode, text, sizeof(text)) < 0) {
-		/* the templates were checked at load: this is a bug; say so
-		 * and still refuse with a fixed reply */
-		log_msg(LOG_ERR, "error", "bad reply template for sess=%s: using a fixed reply", s->id);
-		snprintf(code, 4, "%s", rej ? "550" : "451");
-		snprintf(xcode, 16, "%s", rej ? "5.7.1" : "4.7.1");
-		snprintf(text, sizeof(text), "%s", rej ? "Client host rejected" :
-		    "Client host is being checked, try again later");
-	}
-	/*
-	 * At connect, Postfix greets a rejected client with its own "554 HOST
-	 * ESMTP not accepting connections" (a tempfailed one "421 HOST Service
-	 * unavailable") whatever the milter set, and logs the milter's reply:
-	 * send and log that code, and say that the text is the MTA's
-	 * (mta=own-banner).
-	 */
-	if (stage == STAGE_CONNECT)
-		snprintf(code, 4, "%s", rej ? "554" : "421");
-	sess_line(&l, s, d.observe ? (rej ? "would-reject" : "would-tempfail")
-	    : (rej ? "reject" : "tempfail"));
-	lb_kv(&l, "stage", stage_name(stage));
-	lb_kv(&l, "client", s->client);
-	lb_kv(&l, "verdict", vt_state_name(v.state));
-	if (v.evidence[0] != '\0')
-		lb_kv(&l, "evidence", v.evidence);
-	{
-		/* the reply as the MTA will show it (our '%%' undone) */
-		char shown[1100];
-		size_t n = 0;
-		for (const char *p = text; *p && n + 1 < sizeof(shown); p++) {
-			if (p[0] == '%' && p[1] == '%')
-				p++;
-			shown[n++] = *p;
-		}
-		shown[n] = '\0';
-		lb_kvf(&l, "reply", "%s %s %s", code, xcode, shown);
-	}
-	if (s->from[0] != '\0')
-		lb_kvf(&l, "from", "<%s>", s->from);
-	if (rcpt != NULL)
-		lb_kvf(&l, "to", "<%s>", rcpt);
-	if (s->helo[0] != '\0')
-		lb_kvf(&l, "helo", "<%s>", s->helo);
-	if (stage == STAGE_CONNECT)	/* the client gets the code, not our text */
-		lb_kv(&l, "mta", "own-banner");
-	if (d.observe)
-		lb_kv(&l, "mode", "observe");
-	lb_emit(&l, LOG_NOTICE);
-	if (d.observe) {
-		PM_COUNT(would);
-		return SMFIS_CONTINUE;
-	}
-	if (smfi_setreply(ctx, code, xcode[0] ? xcode : NULL, text) != MI_SUCCESS)
-		log_msg(LOG_WARNING, "error", "smfi_setreply failed for sess=%s", s->id);
-	s->rejected++;
-	if (rej) {
-		PM_COUNT(rejected);
-		return SMFIS_REJECT;
-	}
-	PM_COUNT(tempfailed);
-	return SMFIS_TEMPFAIL;
 }
 
 /* ---- callbacks ----------------------------------------------------------- */
@@ -425,7 +277,7 @@ connect_cb(SMFICTX *ctx, char *host, _SOCK_ADDR *hostaddr)
 		start_probe(s);
 		break;
 	}
-	return enforce(ctx, s, STAGE_CONNECT, NULL, false);
+	return pm_enforce(ctx, s, STAGE_CONNECT, NULL, false);
 }
 
 /* the connect callback, timed: it must return at once whatever happens */
@@ -466,7 +318,7 @@ pm_helo(SMFICTX *ctx, char *helo)
 			lb_kv(&l, "egress", s->addr);
 		lb_emit(&l, r == 0 ? LOG_INFO : LOG_NOTICE);
 	}
-	return enforce(ctx, s, STAGE_HELO, NULL, false);
+	return pm_enforce(ctx, s, STAGE_HELO, NULL, false);
 }
 
 static sfsistat
@@ -492,7 +344,7 @@ pm_envfrom(SMFICTX *ctx, char **argv)
 		s->authenticated = true;
 		pe_printable(s->auth_user, sizeof(s->auth_user), au, strlen(au));
 	}
-	return enforce(ctx, s, STAGE_MAIL, NULL, false);
+	return pm_enforce(ctx, s, STAGE_MAIL, NULL, false);
 }
 
 static sfsistat
@@ -516,7 +368,7 @@ pm_envrcpt(SMFICTX *ctx, char **argv)
 		pe_printable(rcpt, sizeof(rcpt), t, n);
 	}
 	exempt = policy_rcpt_exempt(s->cf, rcpt);
-	r = enforce(ctx, s, STAGE_RCPT, rcpt, exempt);
+	r = pm_enforce(ctx, s, STAGE_RCPT, rcpt, exempt);
 	if (r == SMFIS_CONTINUE) {
 		s->msg_rcpts++;
 		s->rcpts++;
@@ -564,7 +416,7 @@ pm_eom(SMFICTX *ctx)
 		lb_kvf(&l, "count", "%d", s->hdr_copies);
 		lb_emit(&l, LOG_INFO);
 	}
-	r = enforce(ctx, s, STAGE_EOM, NULL,
+	r = pm_enforce(ctx, s, STAGE_EOM, NULL,
 	    s->msg_rcpts > 0 && s->msg_exempt == s->msg_rcpts);
 	if (r != SMFIS_CONTINUE)
 		return r;
