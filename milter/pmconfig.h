@@ -82,7 +82,8 @@ struct pm_config {
 
 /*
  * Load a file; NULL file = built-in defaults only.  On error returns NULL and
- * writes "file:line: message" (or "file: message") into err.
+ * writes "file:line: message" (or "file: message") into err; no memory is
+ * such an error too ("file: out of memory"), never an abort.
  */
 struct pm_config *config_load(const char *file, char *err, size_t errlen);
 struct pm_config *config_ref(struct pm_config *);

@@ -25,7 +25,8 @@
 #include "pe_int.h"
 #include "hmap.h"
 
-#define PE_RUN_FINDINGS 8	/* findings one attempt may yield */
+#define PE_RUN_FINDINGS 4	/* findings one attempt may yield; more are
+				 * dropped (a DNSBL set is a check per list) */
 #define PE_JOB_FINDINGS 64	/* findings one request keeps */
 
 enum test_state { T_WAITING = 0, T_RUNNING, T_BACKOFF, T_DONE };

@@ -83,7 +83,10 @@ struct pe_kind {
 	/* optional: the peer hung up after nread bytes, no tunnel claimed;
 	 * without it: nothing read = closed (hung-up), else inconclusive */
 	enum pe_step (*on_hangup)(struct pe_ctx *, size_t nread);
-	/* optional: the attempt ends (any way): release what priv holds */
+	/* optional: the attempt ends (any way): release what priv holds and
+	 * cancel every pending callback of the kind's own (its run slot and
+	 * ctx are reused by the next attempt); required for task kinds that
+	 * leave work in flight */
 	void (*cleanup)(struct pe_ctx *);
 };
 
@@ -93,13 +96,6 @@ void pe_find(struct pe_ctx *, enum pe_fclass, int weight, const char *name,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* task kinds: the attempt ends with this step (from the kind's own events) */
 void pe_ctx_step(struct pe_ctx *, enum pe_step);
-
-extern const struct pe_kind pe_kind_http_connect;
-extern const struct pe_kind pe_kind_http_post;
-extern const struct pe_kind pe_kind_socks4;
-extern const struct pe_kind pe_kind_socks5;
-extern const struct pe_kind pe_kind_telnet;
-extern const struct pe_kind pe_kind_https_connect;
 
 /* shared by http_connect.c and https_connect.c */
 struct pe_http_connect { int state, blanks, nudged; };

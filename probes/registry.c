@@ -2,25 +2,35 @@
  * registry.c - the table of check kinds.
  *
  * Adding a kind = one file (probes/<kind>.c with its `const struct pe_kind`)
- * + one row here (and its name in Makefile.am's source list).  Nothing in
- * the scheduling code knows a kind by name: the engine reads the flags,
- * sizes and functions of the row.  pe_kind_register adds kinds at run time
+ * + one row in KINDS below (and the file's name in
+ * Makefile.am's source list: automake has no wildcards).  Nothing in the
+ * scheduling code knows a kind by name: the engine reads the flags, sizes
+ * and functions of the row.  pe_kind_register adds kinds at run time
  * (tests, embedders); they must come before any engine is created.
  */
 #include "config.h"
 #include <string.h>
 #include "pe_int.h"
 
-static const struct pe_kind *const builtin[] = {
-	&pe_kind_http_connect,
-	&pe_kind_http_post,
-	&pe_kind_socks4,
-	&pe_kind_socks5,
-	&pe_kind_telnet,
+/* the table: a kind's row is its name here (probes/<name>.c defines
+ * pe_kind_<name>); the row declares it and lists it */
 #ifdef HAVE_LIBEVENT_OPENSSL
-	&pe_kind_https_connect,
+#define TLS_KINDS(X) X(https_connect)
+#else
+#define TLS_KINDS(X)
 #endif
-};
+#define KINDS(X) \
+	X(http_connect) \
+	X(http_post) \
+	X(socks4) \
+	X(socks5) \
+	X(telnet) \
+	TLS_KINDS(X)
+
+#define DECLARE(k) extern const struct pe_kind pe_kind_##k;
+#define ROW(k) &pe_kind_##k,
+KINDS(DECLARE)
+static const struct pe_kind *const builtin[] = { KINDS(ROW) };
 #define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
 
 /* other names of table rows */

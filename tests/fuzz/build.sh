@@ -56,7 +56,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 CFLAGS="-g -O1 -Wall -Wextra $SAN -pthread -I$OUT -I$TOP -I$TOP/probes -I$TOP/milter $PKG_CFLAGS ${FUZZ_CFLAGS:-}"
 # the engine library, and what milter/config.c needs
 SRCS=("$TOP"/probes/*.c)
-SRCS+=("$TOP/milter/cidr.c" "$TOP/milter/log.c" "$TOP/milter/config.c")
+SRCS+=("$TOP/milter/cidr.c" "$TOP/milter/log.c" "$TOP/milter/config.c" "$TOP/milter/confget.c")
 HDRS=("$OUT/config.h" "$TOP"/probes/*.h "$TOP"/milter/*.h "$TOP"/tests/fuzz/*.h)
 
 # newer TARGET FILE... : is any FILE newer than TARGET (or TARGET missing)?
@@ -112,8 +112,9 @@ for h in "$TOP"/tests/fuzz/fuzz_*.c; do
 		deps=("$TOP/tools/report.c" "$OUT/obj/probes_hmap.o" "$OUT/obj/probes_random.o")
 		objs=("$OUT/obj/probes_hmap.o" "$OUT/obj/probes_random.o")
 	elif [ "$name" = fuzz_hostline ]; then
-		# includes tools/proxyprobe.c, a client of the whole engine
-		deps=("$TOP/tools/proxyprobe.c" "${OBJS[@]}")
+		# includes tools/proxyprobe.c and hostlist.c, a client of the
+		# whole engine
+		deps=("$TOP"/tools/proxyprobe.[ch] "$TOP/tools/hostlist.c" "${OBJS[@]}")
 		objs=("${OBJS[@]}")
 	else
 		deps=("${OBJS[@]}")

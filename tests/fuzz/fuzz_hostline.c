@@ -1,9 +1,9 @@
 /*
- * fuzz_hostline - proxyprobe's host lists (-i, tools/proxyprobe.c): the
+ * fuzz_hostline - proxyprobe's host lists (-i, tools/hostlist.c): the
  * line reader hl_read, the line parser hostline and host_addr on numeric
- * words only (no name is ever looked up).  The program is one file with
- * main(); its static functions are reached by including the file with main
- * renamed, as fuzz_report does.
+ * words only (no name is ever looked up).  Those are static functions of
+ * hostlist.c, reached by including it, and with it tools/proxyprobe.c,
+ * what it needs, with main renamed (fuzz_report includes a program too).
  *
  * Input: a host list.  It is read through hl_read from an fmemopen()
  * stream with a small line cap (so that long lines occur), and each line
@@ -17,6 +17,7 @@
 int proxyprobe_main(int, char **);
 #include "../../tools/proxyprobe.c"
 #undef main
+#include "../../tools/hostlist.c"
 
 #include "fuzz.h"
 
