@@ -273,17 +273,25 @@ find(struct stripe *s, const unsigned char k[16], uint64_t h)
 	return n != NULL ? HM_ENTRY(n, struct ent, node) : NULL;
 }
 
+/* the entry as a vt_info: only what it holds is written (a vt_info is
+ * mostly text buffers; clearing them all cost a tenth of a lookup) */
 static void
 fill(const struct vt *t, const struct ent *e, double now, struct vt_info *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (e == NULL)
+	out->evidence[0] = out->egress[0] = '\0';
+	if (e == NULL) {
+		out->state = VT_NONE;
+		out->score = 0;
+		out->expires = out->age = 0;
 		return;
+	}
 	out->state = e->state;
 	out->score = e->score;
 	memcpy(out->evidence, e->v, e->evlen);
+	out->evidence[e->evlen] = '\0';
 	if (e->egtext) {
 		memcpy(out->egress, e->v + e->evlen, e->eglen);
+		out->egress[e->eglen] = '\0';
 	} else if (e->eglen > 0) {
 		struct pm_addr a;
 		a.family = e->eglen == 4 ? AF_INET : AF_INET6;
