@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/run.sh - benchmarks (not part of the tests; loopback only).
-#  1. the engine: 2000 clients x the 8 tests of "basic", nothing listening
-#  2. the verdict table: 1,000,000 entries
+#  1. the engine: 2000 clients x the 11 tests of "basic", nothing listening
+#  2. the verdict table: 1,000,000 entries (memory, lookups/s on 1 and 2
+#     threads with inserts going on)
 #  3. SMTP transaction time through a private Postfix, without the milter and
 #     with it (first connection from each address = probing; then cached)
 #  4. connect-to-verdict for each real proxy (squid, tinyproxy, dante, microsocks)
@@ -10,6 +11,7 @@
 # bench/hostile-load.sh [RATE] [SECONDS]; figures in bench/RESULTS-hostile-load.md.
 # proxyprobe -i (1000 closed hosts x "basic") and -a 1-65535/all against proxycheck and
 # the one-process connect limit, interleaved: BUILD=... bench/vs-proxycheck.sh.
+# Figures of both and of the table: bench/RESULTS-engine.md.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$TOP/build}
