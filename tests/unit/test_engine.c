@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include "t.h"
+#include "tnet.h"
 #include "pe_int.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -77,22 +78,6 @@ wait_done(struct outcome *o, int n, double secs)
 			return all;
 		}
 	}
-}
-
-static int
-listen_any(int *port)
-{
-	struct sockaddr_in sin = { 0 };
-	socklen_t sl = sizeof(sin);
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 64) < 0)
-		abort();
-	getsockname(fd, (struct sockaddr *)&sin, &sl);
-	*port = ntohs(sin.sin_port);
-	return fd;
 }
 
 static int
