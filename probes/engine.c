@@ -307,6 +307,8 @@ pe_stop(struct pe_engine *e)
 		event_active(e->wake, EV_READ, 0);
 		pthread_join(e->thr, NULL);
 		e->started = 0;
+	} else {
+		pe_job_shutdown(e);	/* never started: the callbacks come here */
 	}
 }
 

@@ -48,7 +48,7 @@ struct run {
 	struct event cev;		/* ... its writability */
 	struct event timer;		/* connect/overall deadline, linger */
 	struct event ptimer;		/* the kind's own timer (prompt waits) */
-	double started;
+	double started, deadline;	/* the request's timeout capped by the kind's */
 	int connected, tunnel, have_nonce, lingering;
 	int port_dead;			/* refused, unreachable or filtered */
 	int starting;			/* inside the kind's start() */

@@ -163,7 +163,10 @@ pe_summarise(struct job *j, const char *reason, int pending, struct pe_summary *
 	if (reason != NULL) {
 		s->verdict = PE_V_ERROR;
 		s->reason = reason;
-	} else if (cls != PE_V_CLEAN) {
+	} else if (cls != PE_V_CLEAN || j->nopen > 0) {
+		/* proved open, even when its finding found no room */
+		if (j->nopen > 0)
+			cls = PE_V_OPEN;
 		s->verdict = cls;
 		if (cls == PE_V_OPEN) {
 			s->evidence = j->evidence;

@@ -85,8 +85,9 @@ struct pe_kind {
 	enum pe_step (*on_hangup)(struct pe_ctx *, size_t nread);
 	/* optional: the attempt ends (any way): release what priv holds and
 	 * cancel every pending callback of the kind's own (its run slot and
-	 * ctx are reused by the next attempt); required for task kinds that
-	 * leave work in flight */
+	 * ctx are reused by the next attempt: a callback delivered after the
+	 * cancel must not call pe_ctx_step); required for task kinds that
+	 * leave work in flight.  A step reported from inside it is ignored. */
 	void (*cleanup)(struct pe_ctx *);
 };
 

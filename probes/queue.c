@@ -161,6 +161,7 @@ job_setup(struct pe_engine *e, struct job *j, int want)
 {
 	size_t ps = 0;
 
+	evtimer_assign(&j->retry_ev, e->base, retry_cb, j);	/* job_done deletes it */
 	for (size_t i = 0; i < j->ntests; i++)
 		if (j->tests[i].kind->priv_size > ps)
 			ps = j->tests[i].kind->priv_size;
@@ -178,7 +179,6 @@ job_setup(struct pe_engine *e, struct job *j, int want)
 	STAILQ_INIT(&j->ready);
 	for (int k = 0; k < PE_MAX_RETRIES; k++)
 		STAILQ_INIT(&j->backing[k]);
-	evtimer_assign(&j->retry_ev, e->base, retry_cb, j);
 	return 0;
 }
 

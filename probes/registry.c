@@ -84,7 +84,8 @@ pe_kind_register(const struct pe_kind *k)
 {
 	if (nextra >= MAX_EXTRA || k->name == NULL || strlen(k->name) >= PE_PROTO_NAME_MAX ||
 	    pe_kind_find(k->name) != NULL || k->start == NULL ||
-	    (!(k->flags & PE_K_TASK) && k->on_read == NULL))
+	    (!(k->flags & PE_K_TASK) && k->on_read == NULL) ||
+	    ((k->flags & PE_K_TASK) && (k->flags & (PE_K_PROXY | PE_K_TLS))))
 		return -1;
 	extra[nextra++] = k;
 	return 0;

@@ -60,9 +60,13 @@ run_teardown(struct run *r)
 {
 	struct pe_engine *e = r->t->job->e;
 
-	if (r->t->kind->cleanup != NULL && r->ctx.priv != NULL)
-		r->t->kind->cleanup(&r->ctx);
-	r->ctx.priv = NULL;
+	/* the kind's own work ends first; ctx->run = NULL makes a step it
+	 * reports from inside its cleanup a no-op */
+	if (r->ctx.run != NULL) {
+		r->ctx.run = NULL;
+		if (r->t->kind->cleanup != NULL)
+			r->t->kind->cleanup(&r->ctx);
+	}
 	if (r->bev != NULL) {
 		bufferevent_free(r->bev);
 		r->bev = NULL;
@@ -264,6 +268,8 @@ pe_ctx_step(struct pe_ctx *ctx, enum pe_step st)
 	if (r == NULL || r->t == NULL || r->t->st != T_RUNNING)
 		return;
 	if (r->starting) {
+		if (st == PE_STEP_MORE)
+			return;
 		r->early = st;
 		r->has_early = 1;
 		return;
@@ -327,10 +333,7 @@ test_speak(struct run *r)
 {
 	struct timeval tv;
 	struct job *j = r->t->job;
-	double limit = j->tm.timeout;
 
-	if (r->t->kind->timeout > 0 && r->t->kind->timeout < limit)
-		limit = r->t->kind->timeout;
 	/* a proxy test's nonce, only now: most ports never get this far */
 	if (r->t->kind->flags & PE_K_PROXY) {
 		if (pe_nonce_issue(j->e->proof, r, r->nonce) < 0) {
@@ -340,7 +343,7 @@ test_speak(struct run *r)
 		r->have_nonce = 1;
 	}
 	r->t->kind->start(&r->ctx, bufferevent_get_output(r->bev));
-	tv = pe_tv(r->started + limit - pe_now());
+	tv = pe_tv(r->deadline - pe_now());
 	evtimer_add(&r->timer, &tv);
 	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
 	pe_run_step(r, PE_STEP_MORE);
@@ -366,9 +369,7 @@ test_connected(struct run *r, struct bufferevent *bev)
 		struct bufferevent *f = ssl == NULL ? NULL :
 		    bufferevent_openssl_filter_new(e->base, bev, ssl,
 		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-		if (f == NULL) {
-			if (ssl != NULL)
-				SSL_free(ssl);
+		if (f == NULL) {	/* libevent freed the SSL (CLOSE_ON_FREE) */
 			pe_test_finish(t, PE_INCONCLUSIVE, "no-tls");
 			return;
 		}
@@ -381,26 +382,35 @@ test_connected(struct run *r, struct bufferevent *bev)
 	test_speak(r);
 }
 
+/* a connect error that means the port is dead (and the word for it), or NULL */
+static const char *
+dead_port(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return "refused";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+		return "unreachable";
+	default:
+		return NULL;
+	}
+}
+
 /* the connect failed with err: a dead port, or inconclusive */
 static void
 connect_failed(struct run *r, int err)
 {
-	switch (err) {
-	case ECONNREFUSED:
+	const char *dead = dead_port(err);
+
+	if (dead != NULL) {
 		r->port_dead = 1;
-		pe_test_finish(r->t, PE_CLOSED, "refused");
-		break;
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-		r->port_dead = 1;
-		pe_test_finish(r->t, PE_CLOSED, "unreachable");
-		break;
-	default:
-		pe_set_reason(&r->ctx, "connect-error", strerror(err), strlen(strerror(err)));
-		pe_test_finish(r->t, PE_INCONCLUSIVE, NULL);
-		break;
+		pe_test_finish(r->t, PE_CLOSED, dead);
+		return;
 	}
+	pe_set_reason(&r->ctx, "connect-error", strerror(err), strlen(strerror(err)));
+	pe_test_finish(r->t, PE_INCONCLUSIVE, NULL);
 }
 
 /* the connecting socket is writable: connected, or the error is known */
@@ -559,6 +569,7 @@ pe_test_start(struct test *t)
 		return;
 	}
 	limit = k->timeout > 0 && k->timeout < j->tm.timeout ? k->timeout : j->tm.timeout;
+	r->deadline = r->started + limit;
 	if (k->flags & PE_K_TASK) {
 		tv = pe_tv(limit);
 		evtimer_add(&r->timer, &tv);
@@ -583,10 +594,12 @@ pe_test_start(struct test *t)
 	ST_ADD(e, connects, 1);
 	if (connect(r->fd, (struct sockaddr *)&r->client, j->alen) < 0 && errno != EINPROGRESS) {
 		/* settled from the loop, so that the pump never sees it */
-		int err = errno;
-		r->port_dead = err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH;
-		test_fail_soon(r, r->port_dead ? PE_CLOSED : PE_INCONCLUSIVE,
-		    err == ECONNREFUSED ? "refused" : r->port_dead ? "unreachable" : "connect-failed");
+		const char *dead = dead_port(errno);
+		evutil_closesocket(r->fd);
+		r->fd = -1;
+		r->port_dead = dead != NULL;
+		test_fail_soon(r, dead != NULL ? PE_CLOSED : PE_INCONCLUSIVE,
+		    dead != NULL ? dead : "connect-failed");
 		return;
 	}
 	event_assign(&r->cev, e->base, r->fd, EV_WRITE, connect_cb, r);

@@ -156,7 +156,7 @@ pe_tunnel_begin(struct run *r)
 void
 pe_linger(struct run *r)
 {
-	double left = r->started + r->t->job->tm.timeout - pe_now();
+	double left = r->deadline - pe_now();
 	struct timeval tv = pe_tv(left < 2.0 ? left : 2.0);
 
 	r->lingering = 1;

@@ -21,14 +21,15 @@
 #define MAXTAGS 6
 #define MAXSPECS 4
 
-static unsigned char seenbits[16][65536 / 8];
+#define MAXKINDS 64
+static unsigned char seenbits[MAXKINDS][65536 / 8];
 
 static void
 check_list(const struct pe_test *t, size_t n)
 {
 	size_t np = pe_kind_count();
 
-	FZ_CHECK(np <= 16);
+	FZ_CHECK(np <= MAXKINDS);
 	for (size_t i = 0; i < n; i++) {
 		size_t pi = np;
 		for (size_t k = 0; k < np; k++)

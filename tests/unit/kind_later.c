@@ -3,6 +3,9 @@
  * timer, and when it fires records a DNSBL-class finding of weight 3
  * ("dnsbl=bl.test(3)"), like a DNS answer arriving.  With the client
  * 127.0.0.66 it stays silent until the engine's deadline (inconclusive).
+ * Its cleanup reports a step at once, as a resolver library does when its
+ * queries are cancelled (c-ares calls their callbacks): the engine must
+ * ignore it, the attempt is already over.
  */
 #include "config.h"
 #include <arpa/inet.h>
@@ -26,9 +29,16 @@ later_timer(struct pe_ctx *ctx, struct evbuffer *out)
 	return PE_STEP_CLOSED;
 }
 
+static void
+later_cleanup(struct pe_ctx *ctx)
+{
+	pe_ctx_step(ctx, PE_STEP_INCONCLUSIVE);
+}
+
 const struct pe_kind kind_later = {
 	.name = "later-test",
 	.flags = PE_K_TASK,
 	.start = later_start,
 	.on_timer = later_timer,
+	.cleanup = later_cleanup,
 };

@@ -211,6 +211,7 @@ static void
 registry(void)
 {
 	static const struct pe_kind dup = { .name = "banner-test", .start = NULL };
+	struct pe_kind odd = { .name = "task-proxy", .flags = PE_K_TASK | PE_K_PROXY };
 	struct pe_test *t = NULL;
 	size_t n = 0, nproxy = 0;
 	char err[128];
@@ -218,6 +219,8 @@ registry(void)
 	T_OK(pe_kind_register(&kind_banner) == 0, "a kind is registered (its one row)");
 	T_OK(pe_kind_register(&kind_later) == 0, "a task kind is registered");
 	T_OK(pe_kind_register(&kind_banner) < 0 && pe_kind_register(&dup) < 0, "the same name twice is refused");
+	odd.start = kind_banner.start;
+	T_OK(pe_kind_register(&odd) < 0, "a task kind cannot be a proxy test (no connection to tunnel)");
 	T_OK(pe_kind_find("banner-test") == &kind_banner && !pe_kind_is_proxy(&kind_banner), "found by name; not a proxy");
 	T_OK(pe_scan_parse("139/banner-test", NULL, &t, &n, err, sizeof(err)) == 0 && n == 1 &&
 	    t[0].kind == &kind_banner && t[0].port == 139, "port_spec names it: 139/banner-test");
@@ -259,6 +262,7 @@ run_kinds(void)
 		snprintf(want, sizeof(want), "dnsbl=bl.test(3) svc=%d(2)", port);
 		T_STREQ(o1.findings, want, "findings in the summary, task kinds first");
 		T_OK(o1.prov >= 1 && o1.prov_listed >= 1, "listed went out provisionally before the slow check ended");
+		T_OK(o1.results == 2, "one result a test (a step from a kind's cleanup is ignored)");
 		T_OK(!kind_banner_dirty, "private state zeroed for the attempt");
 	}
 	/* the same stream kind again in the same slot: its state is fresh */
@@ -276,7 +280,7 @@ run_kinds(void)
 		memset(&o3, 0, sizeof(o3));
 		submit(e, "127.0.0.66", t, 1, &o3);
 		T_OK(wait_done(&o3) && o3.v == PE_V_ERROR && strcmp(o3.reason, "inconclusive") == 0 &&
-		    o3.findings[0] == '\0', "a silent task kind ends at the deadline: error");
+		    o3.findings[0] == '\0' && o3.results == 1, "a silent task kind ends at the deadline: error");
 	}
 	/* three kinds on a refused port: one connect settles all three */
 	{
@@ -298,6 +302,17 @@ run_kinds(void)
 	pe_free(e);
 	pthread_join(th, NULL);
 	close(s.fd);
+
+	/* an engine stopped before it started still answers every request */
+	if ((e = engine(err, sizeof(err))) != NULL) {
+		struct pe_test t[1] = { { &kind_later, 0 } };
+		memset(&o4, 0, sizeof(o4));
+		submit(e, "127.0.0.1", t, 1, &o4);
+		pe_stop(e);
+		T_OK(o4.done && o4.v == PE_V_ERROR && strcmp(o4.reason, "shutdown") == 0,
+		    "stopped before it started: the request ends, reason shutdown");
+		pe_free(e);
+	}
 }
 
 int
