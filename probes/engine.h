@@ -41,34 +41,36 @@ struct pe_engine;
  * every kind costs a few bytes per test until its turn comes.
  */
 struct run {
+	/* reset for every attempt (pe_test_start clears up to `priv`) */
 	struct test *t;			/* NULL while free */
 	SLIST_ENTRY(run) free;
 	struct bufferevent *bev;	/* once connected */
 	evutil_socket_t fd;		/* while connecting, else -1 */
-	struct event cev;		/* ... its writability */
-	struct event timer;		/* connect/overall deadline, linger */
-	struct event ptimer;		/* the kind's own timer (prompt waits) */
 	double started, deadline;	/* the request's timeout capped by the kind's */
 	int connected, tunnel, have_nonce, lingering;
 	int port_dead;			/* refused, unreachable or filtered */
 	int starting;			/* inside the kind's start() */
 	int mta_waiting;		/* in the confirm table: the milter may confirm it */
 	int confirmed;			/* ... and did (guarded by e->mu) */
-	struct hm_node mnode;		/* in e->mwait, by nonce */
-	struct pe_tunnel tn;		/* the conversation once a tunnel is claimed */
 	const char *fail;		/* failure found while starting: reported from the timer */
 	enum pe_result_kind fail_kind;
 	enum pe_step early;		/* a task kind ended inside start(): applied from the timer */
 	int has_early;
 	size_t nread;			/* bytes received, each counted once */
 	size_t kept;			/* bytes left unconsumed in the input buffer */
-	char nonce[PE_NONCE_HEX + 1];
-	struct pe_ctx ctx;
-	struct sockaddr_storage client;	/* the client with this test's port */
-	char egress[PE_ADDRSTR_MAX];
 	size_t nfind;
-	/* kept across attempts (pe_test_start clears what is above) */
+	struct pe_ctx ctx;
+	/* set when used: kept across attempts, so that a port that never
+	 * answers costs no clearing of them */
 	void *priv;			/* the kind's state: the job's largest priv_size */
+	struct event cev;		/* the connecting socket's writability */
+	struct event timer;		/* connect/overall deadline, linger */
+	struct event ptimer;		/* the kind's own timer (prompt waits) */
+	struct hm_node mnode;		/* in e->mwait, by nonce */
+	struct sockaddr_storage client;	/* the client with this test's port */
+	char nonce[PE_NONCE_HEX + 1];	/* issued once the port accepted */
+	char egress[PE_ADDRSTR_MAX];	/* set with a proof */
+	struct pe_tunnel tn;		/* cleared when a tunnel is claimed */
 	struct pe_finding find[PE_RUN_FINDINGS];
 };
 

@@ -167,9 +167,17 @@ job_setup(struct pe_engine *e, struct job *j, int want)
 			ps = j->tests[i].kind->priv_size;
 	ps = (ps + 15) & ~(size_t)15;
 	j->priv_size = ps;
-	if ((j->runs = calloc((size_t)want, sizeof(*j->runs))) == NULL ||
-	    (ps > 0 && (j->privs = calloc((size_t)want, ps)) == NULL))
+	/* not cleared here: a slot is set up by pe_run_init, a kind's state
+	 * is cleared at every attempt */
+	j->runs = malloc((size_t)want * sizeof(*j->runs));
+	j->privs = ps > 0 ? malloc((size_t)want * ps) : NULL;
+	if (j->runs == NULL || (ps > 0 && j->privs == NULL)) {
+		free(j->runs);
+		free(j->privs);
+		j->runs = NULL;
+		j->privs = NULL;
 		return -1;
+	}
 	SLIST_INIT(&j->free_runs);
 	for (int i = want - 1; i >= 0; i--) {
 		struct run *r = &j->runs[i];

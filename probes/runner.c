@@ -517,6 +517,9 @@ test_fail_soon(struct run *r, enum pe_result_kind kind, const char *reason)
 void
 pe_run_init(struct pe_engine *e, struct run *r, void *priv)
 {
+	/* the rest is written before it is read (see struct run) */
+	memset(r, 0, offsetof(struct run, priv));
+	r->fd = -1;
 	evtimer_assign(&r->timer, e->base, test_timer, r);
 	evtimer_assign(&r->ptimer, e->base, ptimer_cb, r);
 	r->priv = priv;
@@ -530,16 +533,12 @@ pe_test_start(struct test *t)
 	struct pe_engine *e = j->e;
 	const struct pe_kind *k = t->kind;
 	struct run *r = SLIST_FIRST(&j->free_runs);
-	struct event tm, ptm;
 	struct timeval tv;
 	double limit;
 
 	SLIST_REMOVE_HEAD(&j->free_runs, free);
-	tm = r->timer;
-	ptm = r->ptimer;
-	memset(r, 0, offsetof(struct run, priv));	/* fresh state, the slot's timers */
-	r->timer = tm;
-	r->ptimer = ptm;
+	memset(r, 0, offsetof(struct run, priv));	/* the attempt's state */
+	r->egress[0] = r->nonce[0] = '\0';
 	r->fd = -1;
 	if (k->priv_size > 0)
 		memset(r->priv, 0, k->priv_size);
