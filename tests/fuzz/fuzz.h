@@ -67,7 +67,7 @@ fz_chunk(struct fz_chunker *c, size_t left)
 
 #ifdef PE_INT_H
 /*
- * engine.c's tunnel_read(): whole lines (CRLF or LF) go to pe_tunnel_line
+ * tunnel.c's pe_tunnel_read(): whole lines (CRLF or LF) go to pe_tunnel_line
  * until it decides; more than 1024 bytes without a line end is a foreign
  * peer.  Returns 1 when the test is over, 0 to read more.
  */

@@ -1,12 +1,12 @@
 /*
  * fuzz_proto - every protocol's reply parser (each row of the protocol
  * table: http-connect, http-post, socks4, socks5, telnet, https-connect),
- * driven as engine.c drives it and as tests/unit/test_protocols.c does on
+ * driven as runner.c drives it and as tests/unit/test_protocols.c does on
  * plain evbuffers: start(), then on_read() with the proxy's reply split into
  * chunks; on_timer() when the protocol has one, asked for it (ps.timer > 0)
  * and the input says it fires before the next chunk arrives.  A claimed
  * tunnel goes on into the tunnel conversation (proof.c) with the bytes left,
- * as engine.c's apply_step/tunnel_read do.
+ * as runner.c's pe_run_step and tunnel.c's pe_tunnel_read do.
  *
  * https-connect: the engine first does a TLS handshake (libevent's OpenSSL
  * filter) and then hands the decrypted bytes to pe_http_connect_read, the
@@ -162,7 +162,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r >= 0)
 		return 0;
 
-	/* PE_STEP_TUNNEL: engine.c's tunnel_begin, pe_tunnel_start, tunnel_read */
+	/* PE_STEP_TUNNEL: tunnel.c's pe_tunnel_begin, pe_tunnel_start, pe_tunnel_read */
 	memset(&tn, 0, sizeof(tn));
 	tn.kind = ps.target_kind;
 	tn.banner = banner;

@@ -2,7 +2,7 @@
  * fuzz_tunnel - the conversation through a claimed tunnel (proof.c:
  * pe_tunnel_start, pe_tunnel_line) for the three target kinds (canary, mta,
  * banner; banner with and without the -m probe mail of mail.c:
- * pe_mail_begin/pe_mail_line), fed as engine.c's tunnel_read does: bytes
+ * pe_mail_begin/pe_mail_line), fed as tunnel.c's pe_tunnel_read does: bytes
  * arrive in chunks, evbuffer_readln(EVBUFFER_EOL_CRLF) cuts lines, more
  * than 1024 bytes without a line end end the test.
  *
@@ -57,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_chunker_init(&ch, fz_byte(&data, &size));
 	fz_banner(&data, &size, banner, sizeof(banner));
 
-	/* what the protocol left in ps, and engine.c's tunnel_begin */
+	/* what the protocol left in ps, and tunnel.c's pe_tunnel_begin */
 	memset(&ps, 0, sizeof(ps));
 	ps.target_kind = b0 & 3;
 	if (ps.target_kind > PE_TARGET_BANNER)
