@@ -196,5 +196,6 @@ void pe_run_findings_commit(struct run *);
 void pe_summarise(struct job *, const char *reason, int pending, struct pe_summary *,
     char *text, size_t textlen);
 int pe_verdict_rank(enum pe_verdict);
+enum pe_verdict pe_job_class(const struct job *, int *score);
 
 #endif

@@ -140,11 +140,21 @@ pe_run_findings_commit(struct run *r)
 
 /* the verdict so far; pending = tests still running, waiting or backing off;
  * the findings' text goes to text */
+/* the class the job's findings make: a proved open proxy is one even when
+ * its finding found no room */
+enum pe_verdict
+pe_job_class(const struct job *j, int *score)
+{
+	enum pe_verdict cls = pe_classify(j->find, j->nfind, &j->e->opt.rules, score);
+
+	return j->nopen > 0 ? PE_V_OPEN : cls;
+}
+
 void
 pe_summarise(struct job *j, const char *reason, int pending, struct pe_summary *s,
     char *text, size_t textlen)
 {
-	enum pe_verdict cls = pe_classify(j->find, j->nfind, &j->e->opt.rules, &s->score);
+	enum pe_verdict cls = pe_job_class(j, &s->score);
 	double now = pe_now();
 
 	s->tests = (int)j->ntests;
@@ -163,10 +173,7 @@ pe_summarise(struct job *j, const char *reason, int pending, struct pe_summary *
 	if (reason != NULL) {
 		s->verdict = PE_V_ERROR;
 		s->reason = reason;
-	} else if (cls != PE_V_CLEAN || j->nopen > 0) {
-		/* proved open, even when its finding found no room */
-		if (j->nopen > 0)
-			cls = PE_V_OPEN;
+	} else if (cls != PE_V_CLEAN) {
 		s->verdict = cls;
 		if (cls == PE_V_OPEN) {
 			s->evidence = j->evidence;

@@ -78,16 +78,16 @@ job_provisional(struct job *j)
 	struct pe_summary s;
 	char ftext[FTEXT_MAX];
 	int idle = j->running == 0 && j->cursor >= j->ntests && STAILQ_EMPTY(&j->ready);
+	enum pe_verdict cls = pe_job_class(j, NULL);
 
+	/* the summary is made only when it goes out: this runs at every result */
+	if (pe_verdict_rank(cls) > 0 && (int)cls != j->last_class)
+		j->last_class = (int)cls;
+	else if (!j->reported && idle && j->last_class < 0)
+		j->reported = 1;
+	else
+		return;
 	pe_summarise(j, NULL, 1, &s, ftext, sizeof(ftext));
-	if (pe_verdict_rank(s.verdict) > 0 && (int)s.verdict != j->last_class) {
-		j->last_class = (int)s.verdict;
-		j->e->on_done(&s, j->arg);
-		return;
-	}
-	if (j->reported || !idle || j->last_class >= 0)
-		return;
-	j->reported = 1;
 	j->e->on_done(&s, j->arg);
 }
 

@@ -86,18 +86,23 @@ run_teardown(struct run *r)
 	}
 }
 
-/* the test gives its run slot back to the job */
+/* the test gives its (torn down) run slot back to the job */
+static void
+slot_release(struct test *t)
+{
+	t->r->t = NULL;
+	SLIST_INSERT_HEAD(&t->job->free_runs, t->r, free);
+	t->r = NULL;
+}
+
+/* the job ends under a running test: no result */
 void
 pe_test_abandon(struct test *t)
 {
-	struct run *r = t->r;
-
-	if (r == NULL)
+	if (t->r == NULL)
 		return;
-	run_teardown(r);
-	r->t = NULL;
-	SLIST_INSERT_HEAD(&t->job->free_runs, r, free);
-	t->r = NULL;
+	run_teardown(t->r);
+	slot_release(t);
 }
 
 static void
@@ -190,7 +195,7 @@ pe_test_finish(struct test *t, enum pe_result_kind kind, const char *reason)
 		/* back off 2 s, 4 s, ... then try again with a fresh nonce; what
 		 * this attempt found is dropped with it */
 		r->nfind = 0;
-		pe_test_abandon(t);
+		slot_release(t);
 		t->st = T_BACKOFF;
 		t->due = pe_now() + pe_backoff(t->attempt);
 		j->retrying++;
@@ -212,7 +217,7 @@ pe_test_finish(struct test *t, enum pe_result_kind kind, const char *reason)
 	}
 	count(j, kind);
 	pe_run_findings_commit(r);
-	pe_test_abandon(t);
+	slot_release(t);
 	if (kind == PE_OPEN && (j->flags & PE_F_STOP_ON_OPEN)) {
 		pe_job_done(j, NULL);
 		pe_admit(j->e);
