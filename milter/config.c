@@ -21,6 +21,7 @@
 #include <libconfig.h>
 #include "pmconfig.h"
 #include "confget.h"
+#include "confrep.h"
 #include "log.h"
 
 static const char *const stage_names[] = { "connect", "helo", "mail", "rcpt", "eom" };
@@ -81,7 +82,6 @@ config_defaults(struct cg_ctx *c)
 	cf->probe.max_queue = 4096;
 	cf->probe.max_queue_wait = 30.0;
 	cf->probe.rate_limit = 60;
-	cf->probe.resolver = cg_strdup(c, "");
 	cf->verdict.open_ttl = 86400;
 	cf->verdict.clean_ttl = 3600;
 	cf->verdict.error_ttl = 300;
@@ -98,6 +98,7 @@ config_defaults(struct cg_ctx *c)
 	cf->action.header = cg_strdup(c, "X-Proxy-Check");
 	cf->action.reject_reply = cg_strdup(c, "550 5.7.1 Client host [%a] %c (%p)");
 	cf->action.tempfail_reply = cg_strdup(c, "451 4.7.1 Client host [%a] is being checked, try again later");
+	confrep_defaults(c, cf);
 	if (c->failed) {
 		config_unref(cf);
 		return NULL;
@@ -110,12 +111,12 @@ config_defaults(struct cg_ctx *c)
 static const char *const top_keys[] = {
 	"socket", "socket_mode", "socket_group", "user", "pid_file", "syslog_facility", "log_level", "log_stderr",
 	"mode", "allow", "skip_authenticated", "skip_daemon_names",
-	"exempt_recipients", "probe", "verdict", "action", NULL
+	"exempt_recipients", "probe", "verdict", "action", "dns", "geoip", "score", NULL
 };
 static const char *const probe_keys[] = {
 	"scan", "tags", "target", "canary_listen", "canary_address", "mta_address",
 	"banner", "connect_timeout", "timeout", "retries", "max_inflight",
-	"max_per_client", "max_queue", "max_queue_wait", "rate_limit", "allow_private", "resolver", NULL
+	"max_per_client", "max_queue", "max_queue_wait", "rate_limit", "allow_private", NULL
 };
 static const char *const verdict_keys[] = {
 	"open_ttl", "clean_ttl", "error_ttl", "max_entries", NULL
@@ -203,6 +204,11 @@ load_probe(struct cg_ctx *c, struct pm_config *cf, config_setting_t *g)
 {
 	config_setting_t *s;
 
+	if (config_setting_get_member(g, "resolver") != NULL) {
+		cg_fail(c, config_setting_get_member(g, "resolver"),
+		    "probe.resolver is now dns.resolver (it is what the DNS checks use)");
+		return;
+	}
 	cg_check_known(c, g, probe_keys, "probe.");
 	s = config_setting_get_member(g, "tags");
 	if (s != NULL && !c->failed)
@@ -212,9 +218,6 @@ load_probe(struct cg_ctx *c, struct pm_config *cf, config_setting_t *g)
 		cf->probe.tests = NULL;
 		cf->probe.ntests = 0;
 		cg_get_list(c, g, "scan", add_scan, cf, &cf->probe.scan);
-		if (!c->failed && cf->probe.ntests == 0)
-			cg_fail(c, config_setting_get_member(g, "scan"),
-			    "scan: the list is empty: nothing would be probed");
 	}
 	cg_get_str(c, g, "target", &cf->probe.target);
 	cg_get_str(c, g, "canary_listen", &cf->probe.canary_listen_text);
@@ -231,22 +234,12 @@ load_probe(struct cg_ctx *c, struct pm_config *cf, config_setting_t *g)
 	cg_get_num(c, g, "max_queue_wait", &cf->probe.max_queue_wait, 0, 3600);
 	cg_get_int(c, g, "rate_limit", &cf->probe.rate_limit, 0, 100000);
 	cg_get_list(c, g, "allow_private", cg_add_cidr, &cf->probe.allow_private, NULL);
-	cg_get_str(c, g, "resolver", &cf->probe.resolver);
 	if (c->failed)
 		return;
 	if (cf->probe.timing.timeout < cf->probe.timing.connect_timeout)
 		cg_fail(c, config_setting_get_member(g, "timeout"),
 		    "timeout (%g) must not be shorter than connect_timeout (%g)",
 		    cf->probe.timing.timeout, cf->probe.timing.connect_timeout);
-	if (cf->probe.resolver[0] != '\0') {
-		struct pm_addr a;
-		struct sockaddr_storage ss;
-		socklen_t sl;
-		if (pm_addr_parse(cf->probe.resolver, &a) < 0 &&
-		    pe_parse_hostport(cf->probe.resolver, &ss, &sl) < 0)
-			cg_fail(c, config_setting_get_member(g, "resolver"),
-			    "resolver: \"%s\" is not a numeric address or HOST:PORT", cf->probe.resolver);
-	}
 }
 
 static int
@@ -436,6 +429,8 @@ load_root(struct cg_ctx *c, struct pm_config *cf, config_setting_t *root)
 	}
 	if ((g = cg_group(c, root, "action")) != NULL && !c->failed)
 		load_action(c, cf, g);
+	if (!c->failed)
+		confrep_load(c, cf, root);
 }
 
 struct pm_config *
@@ -453,9 +448,12 @@ config_load(const char *file, char *err, size_t errlen)
 			return NULL;
 		}
 		load_root(&c, cf, config_root_setting(&lc));
+		confrep_finish(&c, cf, config_root_setting(&lc));
 		config_destroy(&lc);
-	} else
+	} else {
 		resolve_canary(&c, cf, NULL);
+		confrep_finish(&c, cf, NULL);
+	}
 	if (c.failed) {
 		config_unref(cf);
 		return NULL;
@@ -493,7 +491,7 @@ config_unref(struct pm_config *cf)
 	free(cf->probe.mta_address);
 	free(cf->probe.banner);
 	cidr_list_free(&cf->probe.allow_private);
-	free(cf->probe.resolver);
+	confrep_free(cf);
 	free(cf->action.header);
 	free(cf->action.reject_reply);
 	free(cf->action.tempfail_reply);

@@ -284,6 +284,8 @@ warn_restart_only(const struct pm_config *o, const struct pm_config *n)
 	else if (o->probe.max_queue != n->probe.max_queue) what = "probe.max_queue";
 	else if (o->probe.max_queue_wait != n->probe.max_queue_wait) what = "probe.max_queue_wait";
 	else if (o->syslog_facility != n->syslog_facility) what = "syslog_facility";
+	else if (strcmp(o->dns.resolver, n->dns.resolver) != 0) what = "dns.resolver";
+	else if (o->dns.timeout != n->dns.timeout) what = "dns.timeout";
 	if (what != NULL)
 		log_msg(LOG_WARNING, "reload", "%s changed: it takes effect only after a restart", what);
 }
@@ -426,6 +428,8 @@ make_engine(const struct pm_config *cf, int max_inflight, char *err, size_t errl
 	po.max_queue_wait = cf->probe.max_queue_wait;
 	po.max_canary_conns = max_inflight;
 	po.read_cap = 4096;
+	snprintf(po.dns_resolver, sizeof(po.dns_resolver), "%s", cf->dns.resolver);
+	po.dns_timeout = cf->dns.timeout;
 	return pe_create(&po, pm_probe_result, pm_probe_done, err, errlen);
 }
 

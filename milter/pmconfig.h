@@ -61,8 +61,19 @@ struct pm_config {
 		double max_queue_wait;
 		int rate_limit;			/* new probe sets per /24 (/64) a minute */
 		struct cidr_list allow_private;
-		char *resolver;
 	} probe;
+
+	/* reputation (confrep.c): design section 7 */
+	struct {
+		char *resolver;			/* "" = /etc/resolv.conf */
+		double timeout;
+		struct pm_strlist dnsbl_sites;	/* as written */
+		struct pm_strlist dnsbl_reply_map;	/* "domain=text" */
+		bool fcrdns, guess_domain;
+	} dns;
+	struct { char *database; } geoip;
+	struct { int helo_mismatch; } score;	/* the others are in checks */
+	struct pe_checks checks;		/* what the engine's kinds read */
 
 	struct {
 		long open_ttl, clean_ttl, error_ttl;

@@ -142,7 +142,7 @@ pe_create(const struct pe_options *opt, pe_result_fn on_result, pe_done_fn on_do
 	e->proof = pe_proof_new(e->base, (struct sockaddr *)&opt->canary_listen,
 	    opt->target_kind == PE_TARGET_CANARY ? opt->canary_listen_len : 0,
 	    opt->max_canary_conns, &hooks, err, errlen);
-	if (e->proof == NULL) {
+	if (e->proof == NULL || (e->dns = pe_dns_new(e, err, errlen)) == NULL) {
 		pe_free(e);
 		return NULL;
 	}
@@ -318,6 +318,7 @@ pe_free(struct pe_engine *e)
 	if (e == NULL)
 		return;
 	pe_proof_free(e->proof);
+	pe_dns_free(e->dns);
 #ifdef HAVE_LIBEVENT_OPENSSL
 	if (e->ssl != NULL)
 		SSL_CTX_free((SSL_CTX *)e->ssl);
@@ -342,7 +343,7 @@ pe_get_stats(struct pe_engine *e, struct pe_stats *s)
 #define LD(f) s->f = __atomic_load_n(&e->st.f, __ATOMIC_RELAXED)
 	LD(submitted); LD(admitted); LD(finished); LD(overload);
 	LD(tests); LD(open); LD(closed); LD(inconclusive); LD(retried); LD(connects);
-	LD(inflight); LD(inflight_max); LD(queued);
+	LD(inflight); LD(inflight_max); LD(queued); LD(dns_queries); LD(dns_failures);
 #undef LD
 	pe_proof_stats(e->proof, &s->canary_conns, &s->canary_proofs, &s->canary_unknown);
 }

@@ -25,8 +25,9 @@
 #include "pe_int.h"
 #include "hmap.h"
 
-#define PE_RUN_FINDINGS 4	/* findings one attempt may yield; more are
-				 * dropped (a DNSBL set is a check per list) */
+#define PE_RUN_FINDINGS 8	/* findings one attempt may yield; more are
+				 * dropped (the DNSBL check: one per list
+				 * that answers, so 8 lists at most count) */
 #define PE_JOB_FINDINGS 64	/* findings one request keeps */
 
 enum test_state { T_WAITING = 0, T_RUNNING, T_BACKOFF, T_DONE };
@@ -59,6 +60,8 @@ struct run {
 	size_t nread;			/* bytes received, each counted once */
 	size_t kept;			/* bytes left unconsumed in the input buffer */
 	size_t nfind;
+	LIST_HEAD(, pe_dnsq) dnsq;	/* DNS queries out (resolver.c) */
+	int ndnsq;
 	struct pe_ctx ctx;
 	/* set when used: kept across attempts, so that a port that never
 	 * answers costs no clearing of them */
@@ -145,6 +148,7 @@ struct pe_engine {
 	TAILQ_HEAD(, closer) closers;
 	int nwaiting, inflight;
 	struct pe_stats st;		/* every field read and written with atomics */
+	struct pe_dns *dns;		/* the c-ares channel (resolver.c) */
 };
 
 #define ST_ADD(e, f, n) __atomic_add_fetch(&(e)->st.f, (n), __ATOMIC_RELAXED)
@@ -191,7 +195,14 @@ void pe_mwait_del(struct run *);
 void pe_confirms_run(struct pe_engine *, struct confirm *);
 void pe_confirms_free(struct confirm *);
 
+/* resolver.c */
+struct pe_dns;
+struct pe_dns *pe_dns_new(struct pe_engine *, char *err, size_t errlen);
+void pe_dns_free(struct pe_dns *);
+void pe_dns_cancel_run(struct run *);	/* the attempt ends */
+
 /* findings.c */
+extern const struct pe_checks pe_checks_default;
 void pe_run_findings_commit(struct run *);
 void pe_summarise(struct job *, const char *reason, int pending, struct pe_summary *,
     char *text, size_t textlen);

@@ -16,6 +16,11 @@
 #include <time.h>
 #include "engine.h"
 
+/* the settings of a request that names none (score.* defaults) */
+const struct pe_checks pe_checks_default = {
+	.guess_domain = 1, .w_fcrdns_fail = 1, .w_fcrdns_none = 0, .w_netbios = 2,
+};
+
 const char *
 pe_verdict_name(enum pe_verdict v)
 {
@@ -110,6 +115,7 @@ pe_find(struct pe_ctx *ctx, enum pe_fclass fc, int weight, const char *name,
 	f = &r->find[r->nfind++];
 	f->fclass = fc;
 	f->weight = weight;
+	f->ttl = 0;
 	pe_printable(f->name, sizeof(f->name), name, strlen(name));
 	va_start(ap, fmt);
 	vsnprintf(value, sizeof(value), fmt, ap);
@@ -119,6 +125,28 @@ pe_find(struct pe_ctx *ctx, enum pe_fclass fc, int weight, const char *name,
 	for (char *p = f->value; *p != '\0'; p++)
 		if (*p == ' ' || *p == '=')
 			*p = '_';
+}
+
+void
+pe_find_ttl(struct pe_ctx *ctx, int ttl)
+{
+	struct run *r = ctx->run;
+
+	if (r != NULL && r->nfind > 0)
+		r->find[r->nfind - 1].ttl = ttl;
+}
+
+void
+pe_detail_add(struct pe_ctx *ctx, const char *text, size_t len)
+{
+	size_t at = strlen(ctx->detail);
+
+	if (at > 0 && at + 2 < sizeof(ctx->detail)) {
+		memcpy(ctx->detail + at, "; ", 3);
+		at += 2;
+	}
+	if (at + 1 < sizeof(ctx->detail))
+		pe_printable(ctx->detail + at, sizeof(ctx->detail) - at, text, len);
 }
 
 /* the attempt ended with a result: its findings join the request's; a new
@@ -145,7 +173,7 @@ pe_run_findings_commit(struct run *r)
 enum pe_verdict
 pe_job_class(const struct job *j, int *score)
 {
-	enum pe_verdict cls = pe_classify(j->find, j->nfind, &j->e->opt.rules, score);
+	enum pe_verdict cls = pe_classify(j->find, j->nfind, j->tm.checks != NULL ? &j->tm.checks->rules : NULL, score);
 
 	return j->nopen > 0 ? PE_V_OPEN : cls;
 }
@@ -170,6 +198,10 @@ pe_summarise(struct job *j, const char *reason, int pending, struct pe_summary *
 	s->nfindings = j->nfind;
 	pe_findings_text(j->find, j->nfind, text, textlen);
 	s->findings = text;
+	s->ttl = 0;
+	for (size_t i = 0; i < j->nfind; i++)
+		if (j->find[i].ttl > 0 && (s->ttl == 0 || j->find[i].ttl < s->ttl))
+			s->ttl = j->find[i].ttl;
 	if (reason != NULL) {
 		s->verdict = PE_V_ERROR;
 		s->reason = reason;

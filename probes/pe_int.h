@@ -47,6 +47,8 @@ struct pe_ctx {
 	int target_kind;		/* enum pe_target_kind */
 	void *priv;			/* the kind's own state: priv_size bytes */
 	struct event_base *base;	/* task kinds: where to run their events */
+	const struct pe_checks *checks;	/* the request's settings (never NULL
+					 * in the engine: defaults when none) */
 	int noisy;			/* set: lines before the target's greeting are
 				 	 * the gateway's chatter, not a foreign peer */
 	double timer;			/* > 0: call on_timer after so many seconds;
@@ -95,8 +97,33 @@ struct pe_kind {
  * name=value(weight) in logs and headers, e.g. "dnsbl=bl.example(3)". */
 void pe_find(struct pe_ctx *, enum pe_fclass, int weight, const char *name,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* the ttl (seconds) of the last finding this attempt recorded */
+void pe_find_ttl(struct pe_ctx *, int ttl);
 /* task kinds: the attempt ends with this step (from the kind's own events) */
 void pe_ctx_step(struct pe_ctx *, enum pe_step);
+
+/*
+ * resolver.c: DNS on the engine's loop (c-ares).  A query belongs to the
+ * attempt that asked: its answer comes through fn on the engine thread
+ * (status ARES_SUCCESS, ARES_ENOTFOUND, ARES_ENODATA, or an error such as
+ * ARES_ETIMEOUT; abuf is the raw reply, NULL on errors: parse it with
+ * c-ares' ares_parse_*_reply).  fn is never called from inside
+ * pe_dns_query, and never after the attempt ended: the engine cancels what
+ * is still out.  -1 when the query could not be sent (no memory, no
+ * resolver): then fn is not called.
+ */
+typedef void (*pe_dns_fn)(struct pe_ctx *, void *arg, int status,
+    const unsigned char *abuf, int alen);
+int pe_dns_query(struct pe_ctx *, const char *name, int type, pe_dns_fn, void *arg);
+/* queries of this attempt still out */
+int pe_dns_pending(const struct pe_ctx *);
+/* a DNS TTL as a finding's: clamped to [PE_DNS_MIN_TTL, PE_DNS_MAX_TTL] */
+#define PE_DNS_MIN_TTL 60
+#define PE_DNS_MAX_TTL 86400
+#define PE_DNS_TEMP_TTL 60	/* a temperror finding is reused this long */
+int pe_dns_ttl(long ttl);
+/* append printable text to ctx->detail, "; " between pieces */
+void pe_detail_add(struct pe_ctx *, const char *text, size_t len);
 
 /* shared by http_connect.c and https_connect.c */
 struct pe_http_connect { int state, blanks, nudged; };

@@ -125,6 +125,11 @@ parse_spec(struct seen *sn, const char *spec, struct pe_test **tests, size_t *nt
 		snprintf(err, errlen, "unknown proxy type \"%.40s\"", proto);
 		return -1;
 	}
+	if (pr->flags & PE_K_TASK) {	/* dnsbl, fcrdns, geoip: no port */
+		snprintf(err, errlen, "\"%.40s\" is not a port check (its own settings run it)",
+		    proto);
+		return -1;
+	}
 	for (int port = lo; port <= hi; port++)
 		if (add_test(sn, pr, port, tests, ntests, err, errlen) < 0)
 			return -1;

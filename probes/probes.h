@@ -61,6 +61,8 @@ enum pe_fclass {
 struct pe_finding {
 	enum pe_fclass fclass;
 	int weight;
+	int ttl;				/* seconds it may be reused; 0 = no bound
+						 * of its own (DNS answers: their TTL) */
 	char name[PE_FINDING_NAME_MAX];		/* "open-proxy", "dnsbl", "netbios" */
 	char value[PE_FINDING_VALUE_MAX];	/* printable: "socks5:1080", "bl.example" */
 };
@@ -109,6 +111,7 @@ struct pe_summary {
 	const char *reason;		/* for error: overload, shutdown, inconclusive */
 	int tests, open, closed, inconclusive;
 	int score;			/* sum of the findings' weights */
+	int ttl;			/* the smallest finding ttl, 0 = none */
 	const char *findings;		/* every finding as text, or "" */
 	const struct pe_finding *finding;	/* ... and as records */
 	size_t nfindings;
@@ -156,16 +159,61 @@ struct pe_options {
 					 * left helps nobody; 0 = no limit */
 	int max_canary_conns;		/* concurrent canary connections */
 	size_t read_cap;		/* bytes read per test before giving up */
-	struct pe_rules rules;		/* findings -> class */
+	/* DNS for the checks (c-ares): "" = /etc/resolv.conf, else
+	 * "ADDR" or "ADDR:PORT" / "[V6]:PORT"; the timeout bounds each query */
+	char dns_resolver[80];
+	double dns_timeout;		/* seconds; 3 if 0 */
 };
 
-/* Per-request timing; may differ between requests (config reload). */
+/*
+ * The checks that are not proxy tests, as configured (design section 7).
+ * Built by the caller, read by the engine's kinds; it must outlive every
+ * request that names it (the milter keeps it in its refcounted config).
+ */
+#define PE_DNSBL_MAX_RANGES 16
+struct pe_dnsbl_site {
+	char *domain;			/* "zen.example.org" */
+	int weight;			/* *W, default 1; negative: an allowlist */
+	/* filter "=127.0.0.[2..11]": per octet, ranges; nranges[i] == 0 = any */
+	int has_filter;
+	uint8_t nranges[4];
+	uint8_t lo[4][PE_DNSBL_MAX_RANGES], hi[4][PE_DNSBL_MAX_RANGES];
+};
+struct pe_checks {
+	struct pe_dnsbl_site *sites;
+	size_t nsites;
+	int guess_domain;		/* dns.guess_domain: MX and SPF of the
+					 * rDNS name's registrable domain */
+	int w_fcrdns_fail, w_fcrdns_none, w_netbios;	/* score.* */
+	struct pe_rules rules;		/* findings -> class */
+	void *geoip;			/* pe_geoip_open's, or NULL */
+};
+/* "domain[=filter][*weight]" (postscreen_dnsbl_sites); -1 and a message */
+int pe_dnsbl_parse(const char *spec, struct pe_dnsbl_site *, char *err, size_t errlen);
+void pe_dnsbl_site_free(struct pe_dnsbl_site *);
+/* does a reply address (network order) pass the site's filter? */
+int pe_dnsbl_match(const struct pe_dnsbl_site *, const unsigned char a[4]);
+/* the DNSBL query name of an address: reversed octets or nibbles + domain;
+ * -1 when it does not fit */
+int pe_dnsbl_qname(const struct sockaddr *, const char *domain, char *buf, size_t len);
+/* MaxMind DB (geoip.database): NULL and a message when it cannot be used
+ * (missing, corrupt, or this build has no libmaxminddb) */
+void *pe_geoip_open(const char *path, char *err, size_t errlen);
+void pe_geoip_close(void *);
+/* the ISO country code of an address ("" when unknown); 0 or -1 */
+int pe_geoip_country(void *, const struct sockaddr *, char cc[3]);
+/* the registrable domain of a host name (public suffix list), lowercased;
+ * -1 when it has none (a suffix itself, an address, garbage) */
+int pe_registrable_domain(const char *name, char *buf, size_t len);
+
+/* Per-request settings; may differ between requests (config reload). */
 #define PE_MAX_RETRIES 5
 struct pe_timing {
 	double connect_timeout;		/* seconds to TCP connect */
 	double timeout;			/* seconds for the whole test attempt */
 	int retries;			/* extra attempts for inconclusive tests
 					 * (at most PE_MAX_RETRIES) */
+	const struct pe_checks *checks;	/* NULL: no DNSBL sites, default weights */
 };
 
 #define PE_F_STOP_ON_OPEN 0x01		/* cancel the rest at the first open test */
@@ -214,6 +262,8 @@ struct pe_stats {
 	uint64_t connects;		/* TCP connects begun (a dead port's other
 					 * tests make none) */
 	uint64_t canary_conns, canary_proofs, canary_unknown;
+	uint64_t dns_queries, dns_failures;	/* failures: timeouts, SERVFAIL,
+						 * refused (not NXDOMAIN) */
 	int inflight, inflight_max, queued;
 };
 void pe_get_stats(struct pe_engine *, struct pe_stats *);

@@ -25,6 +25,11 @@
 	X(socks4) \
 	X(socks5) \
 	X(telnet) \
+	X(netbios) \
+	X(smb) \
+	X(dnsbl) \
+	X(fcrdns) \
+	X(geoip) \
 	TLS_KINDS(X)
 
 #define DECLARE(k) extern const struct pe_kind pe_kind_##k;

@@ -63,6 +63,7 @@ run_teardown(struct run *r)
 	/* the kind's own work ends first; ctx->run = NULL makes a step it
 	 * reports from inside its cleanup a no-op */
 	if (r->ctx.run != NULL) {
+		pe_dns_cancel_run(r);
 		r->ctx.run = NULL;
 		if (r->t->kind->cleanup != NULL)
 			r->t->kind->cleanup(&r->ctx);
@@ -565,6 +566,7 @@ pe_test_start(struct test *t)
 	r->ctx.nonce = r->nonce;
 	r->ctx.priv = r->priv;
 	r->ctx.base = e->base;
+	r->ctx.checks = j->tm.checks != NULL ? j->tm.checks : &pe_checks_default;
 	r->ctx.run = r;
 	r->started = pe_now();
 	j->running++;

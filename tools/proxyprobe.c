@@ -134,8 +134,11 @@ host_result(struct host *h, const struct pe_result *r, int open_level)
 		    r->reason, r->egress[0] ? ", egress " : "", r->egress);
 		return;
 	}
-	say(2, "%s:%u/%s: %s (%s)%s%s", h->text, r->port, r->proto,
+	/* a check that is no proxy test says what it found (netbios=139(2)) */
+	const char *f = r->findings != NULL ? r->findings : "";
+	say(2, "%s:%u/%s: %s (%s)%s%s%s%s", h->text, r->port, r->proto,
 	    r->result == PE_CLOSED ? "closed" : "inconclusive", r->reason,
+	    f[0] == '\0' ? "" : strchr(f, ' ') != NULL ? " findings " : " finding ", f,
 	    verbosity >= 3 && r->detail[0] ? " " : "", verbosity >= 3 ? r->detail : "");
 	say(2, "%s", verbosity >= 4 ? "" : "\n");
 	say(4, " elapsed=%.3fs attempt=%d\n", r->elapsed, r->attempt);

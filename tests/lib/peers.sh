@@ -164,6 +164,7 @@ log_stderr = true;
 log_level = "debug";
 $(case "$top" in *allow*) ;; *) echo 'allow = [ ];' ;; esac)
 $top
+$(case "$top" in *dns:*) ;; *) echo 'dns: { resolver = "127.0.0.1:9"; fcrdns = false; };' ;; esac)
 probe: {
   $(case "$probe" in *scan*) ;; *) echo 'scan = [ "3128", "8080", "1080/socks4", "1080/socks5" ];' ;; esac)
   canary_listen = "127.0.0.1:$cport";
@@ -336,3 +337,40 @@ MC
 }
 
 sm_queue_count() { find "$T/sendmail/mqueue" -name 'qf*' -type f | wc -l; }
+
+# start_smbd NAME ADDR [PORTS]: Samba's smbd in the foreground, with a private
+# config and state under $T/NAME/, on ADDR's ports (default "445 139"; smbd
+# binds only addresses of an interface: 127.0.0.1, lo's own); NetBIOS name
+# service off (no nmbd), no printers, no shares
+start_smbd() {
+	local name=$1 addr=$2 ports=${3:-"445 139"} d=$T/$1 p
+	require_loopback "$addr"
+	command -v smbd >/dev/null || { echo "smbd not installed (samba)" >&2; return 1; }
+	for p in $ports; do must_be_free "$addr" "$p" && must_be_free 0.0.0.0 "$p" || return 1; done
+	mkdir -p "$d"/private "$d"/lock "$d"/state "$d"/cache "$d"/log "$d"/run
+	cat >"$d/smb.conf" <<CONF
+[global]
+  interfaces = $addr
+  bind interfaces only = yes
+  smb ports = $ports
+  disable netbios = yes
+  private dir = $d/private
+  lock directory = $d/lock
+  state directory = $d/state
+  cache directory = $d/cache
+  pid directory = $d/run
+  ncalrpc dir = $d/run/ncalrpc
+  log file = $d/log/smbd.log
+  load printers = no
+  printing = bsd
+  printcap name = /dev/null
+  disable spoolss = yes
+  server role = standalone server
+  workgroup = PMTEST
+  netbios name = $name
+CONF
+	testparm -s "$d/smb.conf" >"$d/parse.log" 2>&1 || { cat "$d/parse.log"; return 1; }
+	spawn "$name" "$d/stderr.log" "$NS_EXEC" "$name.test.invalid" "$d/ns" \
+		smbd --foreground --no-process-group -s "$d/smb.conf"
+	for p in $ports; do wait_listen "$addr" "$p" 20 || { tail -n 20 "$d/log/smbd.log"; return 1; }; done
+}

@@ -189,8 +189,6 @@ engine(char *err, size_t errlen)
 	snprintf(o.banner, sizeof(o.banner), "220 ");
 	o.max_inflight = 64;
 	o.max_per_client = 8;
-	o.rules.dnsbl_threshold = 1;
-	o.rules.suspect_threshold = 3;
 	return pe_create(&o, on_result, on_done, err, errlen);
 }
 
@@ -199,7 +197,7 @@ submit(struct pe_engine *e, const char *addr, const struct pe_test *t, size_t n,
     struct outcome *o)
 {
 	struct sockaddr_in sin = { 0 };
-	struct pe_timing tm = { 1.0, 2.0, 0 };
+	struct pe_timing tm = { 1.0, 2.0, 0, NULL };
 
 	sin.sin_family = AF_INET;
 	inet_pton(AF_INET, addr, &sin.sin_addr);

@@ -65,7 +65,12 @@ main(void)
 	    "  canary_address = \"\"; mta_address = \"\"; banner = \"220 \";\n"
 	    "  connect_timeout = 2; timeout = 7.5; retries = 2; max_inflight = 64;\n"
 	    "  max_per_client = 4; max_queue = 100; rate_limit = 10; allow_private = [ \"127.0.0.0/8\" ];\n"
-	    "  resolver = \"127.0.0.1:5353\"; };\n"
+	    "  };\n"
+	    "dns: { resolver = \"127.0.0.1:5353\"; timeout = 2.5; dnsbl_threshold = 2;\n"
+	    "  dnsbl_sites = [ \"zen.example.org*3\", \"bl.example.net=127.0.0.[2..11;20]*2\", \"wl.example*-4\" ];\n"
+	    "  dnsbl_reply_map = [ \"zen.example.org=a-list\" ]; fcrdns = true; guess_domain = false; };\n"
+	    "geoip: { database = \"\"; };\n"
+	    "score: { fcrdns_fail = 2; fcrdns_none = 1; helo_mismatch = 3; netbios = 4; suspect_threshold = 5; };\n"
 	    "verdict: { open_ttl = 60; clean_ttl = 30; error_ttl = 10; max_entries = 1000; };\n"
 	    "action: { stage = \"eom\"; on_open = \"tag\"; on_pending = \"tempfail\";\n"
 	    "  on_error = \"tag\"; on_clean = \"tag\"; pending_wait = 2.5; header = \"X-PM\";\n"
@@ -77,7 +82,17 @@ main(void)
 		T_DONE();
 	}
 	T_OK(cf->mode == MODE_OBSERVE && cf->action.stage == STAGE_EOM, "mode and stage read");
-	T_OK(cf->probe.ntests == 4, "scan list read");
+	T_OK(cf->probe.ntests == 6 && cf->probe.tests[4].kind == pe_kind_find("dnsbl") &&
+	    cf->probe.tests[5].kind == pe_kind_find("fcrdns"), "scan list read, the DNS checks after it");
+	T_OK(cf->checks.nsites == 3 && cf->checks.sites[0].weight == 3 &&
+	    cf->checks.sites[2].weight == -4 && cf->checks.sites[1].has_filter &&
+	    strcmp(cf->checks.sites[1].domain, "bl.example.net") == 0, "dnsbl_sites read");
+	T_OK(cf->checks.rules.dnsbl_threshold == 2 && cf->checks.rules.suspect_threshold == 5 &&
+	    cf->checks.w_fcrdns_fail == 2 && cf->checks.w_fcrdns_none == 1 &&
+	    cf->checks.w_netbios == 4 && cf->score.helo_mismatch == 3 && !cf->checks.guess_domain,
+	    "score and thresholds read");
+	T_OK(cf->probe.timing.checks == &cf->checks && strcmp(cf->dns.resolver, "127.0.0.1:5353") == 0 &&
+	    cf->dns.timeout == 2.5, "dns read; requests carry the checks");
 	T_OK(cf->probe.canary_listen.ss_family == AF_INET6, "IPv6 canary");
 	T_OK(cf->probe.timing.connect_timeout == 2.0 && cf->probe.timing.timeout == 7.5 &&
 	    cf->probe.timing.retries == 2, "timing read (int and float)");
@@ -98,7 +113,34 @@ main(void)
 	bad("allow = [ \"10.0.0.0/8\", \"bogus\" ];\n", 1, "bad address \"bogus\"", "bad CIDR in allow");
 	bad("\nprobe: { scan = [ \"3128/gopher\" ]; };\n", 2, "unknown proxy type", "unknown proxy type");
 	bad("probe: { scan = [ \"99999\" ]; };\n", 1, "bad port specification", "bad port");
-	bad("probe: { scan = [ ]; };\n", 1, "empty", "empty scan list");
+	bad("probe: { scan = [ ]; };\ndns: { fcrdns = false; };\n", 1, "nothing would be checked",
+	    "empty scan list and no DNS check");
+	cf = load("probe: { scan = [ ]; };\ndns: { dnsbl_sites = [ \"bl.example\" ]; };\n", err, sizeof(err));
+	T_OK(cf != NULL && cf->probe.ntests == 2, "DNS checks alone, no proxy tests");
+	config_unref(cf);
+	bad("probe: {\n resolver = \"127.0.0.1\"; };\n", 2, "now dns.resolver", "probe.resolver moved");
+	bad("dns: {\n resolver = \"dns.example\"; };\n", 2, "not a numeric", "dns.resolver numeric");
+	bad("dns: { dnsbl_sites = [\n \"bl.example\",\n \"zen.example=127.0.0.[2..x]\" ]; };\n", 3,
+	    "bad filter", "dnsbl filter error has the element's line");
+	bad("dns: { dnsbl_sites = [ \"bl.example=127.0.0.[9..2]\" ]; };\n", 1, "bad filter", "dnsbl range backwards");
+	bad("dns: { dnsbl_sites = [ \"bl.example=127.0.0.300\" ]; };\n", 1, "bad filter", "dnsbl octet > 255");
+	bad("dns: { dnsbl_sites = [ \"bl.example*x\" ]; };\n", 1, "weight", "dnsbl weight not a number");
+	bad("dns: { dnsbl_sites = [ \"bl.example*0\" ]; };\n", 1, "weight", "dnsbl weight 0");
+	bad("dns: { dnsbl_sites = [ \"bl.example*2=127.0.0.2\" ]; };\n", 1, "comes last", "weight before filter");
+	bad("dns: { dnsbl_sites = [ \"bl..example\" ]; };\n", 1, "not a DNS domain", "bad dnsbl domain");
+	bad("dns: { dnsbl_reply_map = [ \"bl.example=a list\" ]; };\n", 1, "letters", "reply map name");
+	bad("score: { suspect_threshold = 0; };\n", 1, "out of range", "suspect_threshold range");
+	bad("geoip: {\n database = \"/nonexistent/x.mmdb\"; };\n", 2, "x.mmdb", "missing mmdb");
+	{
+		FILE *f = fopen("/tmp/pm-test-corrupt.mmdb", "w");
+		if (f != NULL) {
+			fputs("this is not a MaxMind DB\n", f);
+			fclose(f);
+		}
+		bad("geoip: { database = \"/tmp/pm-test-corrupt.mmdb\"; };\n", 1, "pm-test-corrupt.mmdb: ",
+		    "corrupt mmdb");
+		unlink("/tmp/pm-test-corrupt.mmdb");
+	}
 	bad("probe: {\n timeout = 1.0;\n connect_timeout = 5.0; };\n", 2, "shorter", "timeout < connect_timeout");
 	bad("probe: { retries = 99; };\n", 1, "out of range", "retries range");
 	bad("probe: { rate_limit = -1; };\n", 1, "out of range", "rate_limit range");
@@ -122,7 +164,8 @@ main(void)
 	bad("probe = 3;\n", 1, "group", "probe must be a group");
 	cf = load("probe: { tags = { web = [ \"80-82\", \"8080/all\" ]; mine = [ \"web\", \"socks\" ]; };\n"
 	    "  scan = [ \"mine\", \"23/cisco\" ]; target = \"127.0.0.1:25\"; banner = \"220 mx\"; };\n", err, sizeof(err));
-	T_OK(cf != NULL && cf->probe.ntests == 3 + 6 + 2 + 1, "user tags nest and expand (80-82, 8080/all, socks, 23/cisco)");
+	T_OK(cf != NULL && cf->probe.ntests == 3 + 6 + 2 + 1 + 1,
+	    "user tags nest and expand (80-82, 8080/all, socks, 23/cisco; + fcrdns, on by default)");
 	T_OK(cf != NULL && cf->probe.target_kind == PE_TARGET_BANNER, "target HOST:PORT = banner mode");
 	if (cf == NULL)
 		printf("  got: %s\n", err);

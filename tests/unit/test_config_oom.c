@@ -61,6 +61,7 @@ oom_strdup(const char *s)
 #include "milter/cidr.c"
 #include "milter/confget.c"
 #include "milter/config.c"
+#include "milter/confrep.c"
 #undef calloc
 #undef realloc
 #undef strdup
@@ -75,7 +76,9 @@ static const char full[] =
     "probe: { tags = { web = [ \"80-82\", \"8080/all\" ]; mine = [ \"web\", \"socks\" ]; };\n"
     "  scan = [ \"mine\", \"23/cisco\" ]; canary_listen = \"[::1]:2600\";\n"
     "  canary_address = \"[::1]:2601\"; mta_address = \"\"; banner = \"220 mx\";\n"
-    "  allow_private = [ \"127.0.0.0/8\" ]; resolver = \"127.0.0.1:5353\"; };\n"
+    "  allow_private = [ \"127.0.0.0/8\" ]; };\n"
+    "dns: { resolver = \"127.0.0.1:5353\"; dnsbl_sites = [ \"bl.example*2\", \"wl.example=127.0.[0..9].2*-3\" ];\n"
+    "  dnsbl_reply_map = [ \"bl.example=a-list\" ]; };\n"
     "action: { header = \"X-PM\"; reject_reply = \"554 5.7.1 no %a\";\n"
     "  tempfail_reply = \"450 4.7.1 wait %p\"; };\n";
 

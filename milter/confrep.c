@@ -1,0 +1,190 @@
+/*
+ * confrep.c - the reputation groups of the config (design section 7):
+ * dns, geoip and score, and what they add to every probe set: the checks
+ * (dnsbl, fcrdns, geoip) and the settings their kinds read (pe_checks).
+ * The GeoIP database is opened here, so that a missing or corrupt file is
+ * a load error: at start, and on reload, where the old config (and its
+ * database) stays in force.
+ */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+#include "pmconfig.h"
+#include "confget.h"
+#include "confrep.h"
+
+static const char *const dns_keys[] = {
+	"resolver", "timeout", "dnsbl_sites", "dnsbl_threshold", "dnsbl_reply_map", "fcrdns",
+	"guess_domain", NULL
+};
+static const char *const geoip_keys[] = { "database", NULL };
+static const char *const score_keys[] = {
+	"fcrdns_fail", "fcrdns_none", "helo_mismatch", "netbios", "suspect_threshold", NULL
+};
+
+void
+confrep_defaults(struct cg_ctx *c, struct pm_config *cf)
+{
+	cf->dns.resolver = cg_strdup(c, "");
+	cf->dns.timeout = 3.0;
+	cf->dns.fcrdns = true;
+	cf->dns.guess_domain = true;
+	cf->geoip.database = cg_strdup(c, "");
+	cf->score.helo_mismatch = 1;
+	cf->checks.w_fcrdns_fail = 1;
+	cf->checks.w_fcrdns_none = 0;
+	cf->checks.w_netbios = 2;
+	cf->checks.guess_domain = 1;
+	cf->checks.rules.dnsbl_threshold = 1;
+	cf->checks.rules.suspect_threshold = 3;
+}
+
+static void
+add_site(struct cg_ctx *c, const config_setting_t *e, const char *v, void *arg)
+{
+	struct pm_config *cf = arg;
+	struct pe_dnsbl_site *n;
+	char err[256];
+
+	if ((n = realloc(cf->checks.sites, (cf->checks.nsites + 1) * sizeof(*n))) == NULL) {
+		cg_oom(c);
+		return;
+	}
+	cf->checks.sites = n;
+	if (pe_dnsbl_parse(v, &n[cf->checks.nsites], err, sizeof(err)) < 0)
+		cg_fail(c, e, "dnsbl_sites: %s", err);
+	else
+		cf->checks.nsites++;
+}
+
+static void
+check_map(struct cg_ctx *c, const config_setting_t *e, const char *v, void *arg)
+{
+	const char *eq = strchr(v, '=');
+
+	(void)arg;
+	if (eq == NULL || eq == v || eq[1] == '\0' || strlen(eq + 1) > 40) {
+		cg_fail(c, e, "dnsbl_reply_map: \"%s\" is not DOMAIN=NAME (NAME: at most 40 "
+		    "characters)", v);
+		return;
+	}
+	for (const char *p = eq + 1; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_') {
+			cg_fail(c, e, "dnsbl_reply_map: \"%s\": the name shown may have letters, "
+			    "digits, '-', '.' and '_' only (it goes into headers)", v);
+			return;
+		}
+}
+
+static void
+check_resolver(struct cg_ctx *c, const config_setting_t *g, const char *r)
+{
+	struct pm_addr a;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (r[0] != '\0' && pm_addr_parse(r, &a) < 0 && pe_parse_hostport(r, &ss, &sl) < 0)
+		cg_fail(c, config_setting_get_member(g, "resolver"),
+		    "resolver: \"%s\" is not a numeric ADDR, ADDR:PORT or [V6]:PORT", r);
+}
+
+void
+confrep_load(struct cg_ctx *c, struct pm_config *cf, config_setting_t *root)
+{
+	config_setting_t *g;
+
+	if ((g = cg_group(c, root, "dns")) != NULL && !c->failed) {
+		cg_check_known(c, g, dns_keys, "dns.");
+		if (cg_get_str(c, g, "resolver", &cf->dns.resolver) != NULL)
+			check_resolver(c, g, cf->dns.resolver);
+		cg_get_num(c, g, "timeout", &cf->dns.timeout, 0.1, 60);
+		cg_get_list(c, g, "dnsbl_sites", add_site, cf, &cf->dns.dnsbl_sites);
+		cg_get_int(c, g, "dnsbl_threshold", &cf->checks.rules.dnsbl_threshold, 1, 100000);
+		cg_get_list(c, g, "dnsbl_reply_map", check_map, NULL, &cf->dns.dnsbl_reply_map);
+		cg_get_bool(c, g, "fcrdns", &cf->dns.fcrdns);
+		cg_get_bool(c, g, "guess_domain", &cf->dns.guess_domain);
+		cf->checks.guess_domain = cf->dns.guess_domain;
+	}
+	if ((g = cg_group(c, root, "geoip")) != NULL && !c->failed) {
+		cg_check_known(c, g, geoip_keys, "geoip.");
+		cg_get_str(c, g, "database", &cf->geoip.database);
+		if (!c->failed && cf->geoip.database[0] != '\0') {
+			char err[400];
+			if ((cf->checks.geoip = pe_geoip_open(cf->geoip.database, err,
+			    sizeof(err))) == NULL)
+				cg_fail(c, config_setting_get_member(g, "database"),
+				    "geoip.database: %s", err);
+		}
+	}
+	if ((g = cg_group(c, root, "score")) != NULL && !c->failed) {
+		cg_check_known(c, g, score_keys, "score.");
+		cg_get_int(c, g, "fcrdns_fail", &cf->checks.w_fcrdns_fail, -100, 100);
+		cg_get_int(c, g, "fcrdns_none", &cf->checks.w_fcrdns_none, -100, 100);
+		cg_get_int(c, g, "helo_mismatch", &cf->score.helo_mismatch, -100, 100);
+		cg_get_int(c, g, "netbios", &cf->checks.w_netbios, -100, 100);
+		cg_get_int(c, g, "suspect_threshold", &cf->checks.rules.suspect_threshold, 1, 100000);
+	}
+}
+
+static void
+add_check(struct cg_ctx *c, struct pm_config *cf, const char *kind)
+{
+	struct pe_test *n = realloc(cf->probe.tests, (cf->probe.ntests + 1) * sizeof(*n));
+
+	if (n == NULL) {
+		cg_oom(c);
+		return;
+	}
+	cf->probe.tests = n;
+	n[cf->probe.ntests].kind = pe_kind_find(kind);
+	n[cf->probe.ntests].port = 0;
+	cf->probe.ntests++;
+}
+
+void
+confrep_finish(struct cg_ctx *c, struct pm_config *cf, config_setting_t *root)
+{
+	config_setting_t *g;
+
+	if (c->failed)
+		return;
+	if (cf->checks.nsites > 0)
+		add_check(c, cf, "dnsbl");
+	if (cf->dns.fcrdns)
+		add_check(c, cf, "fcrdns");
+	if (cf->checks.geoip != NULL)
+		add_check(c, cf, "geoip");
+	cf->probe.timing.checks = &cf->checks;
+	if (cf->probe.ntests == 0 && !c->failed) {
+		g = root != NULL ? config_setting_get_member(root, "probe") : NULL;
+		cg_fail(c, g != NULL ? config_setting_get_member(g, "scan") : NULL,
+		    "probe.scan is empty and no DNS or GeoIP check is on: nothing would be checked");
+	}
+}
+
+void
+confrep_free(struct pm_config *cf)
+{
+	free(cf->dns.resolver);
+	cg_strlist_free(&cf->dns.dnsbl_sites);
+	cg_strlist_free(&cf->dns.dnsbl_reply_map);
+	free(cf->geoip.database);
+	for (size_t i = 0; i < cf->checks.nsites; i++)
+		pe_dnsbl_site_free(&cf->checks.sites[i]);
+	free(cf->checks.sites);
+	pe_geoip_close(cf->checks.geoip);
+}
+
+const char *
+confrep_reply_name(const struct pm_config *cf, const char *domain, size_t len)
+{
+	for (size_t i = 0; i < cf->dns.dnsbl_reply_map.n; i++) {
+		const char *m = cf->dns.dnsbl_reply_map.v[i], *eq = strchr(m, '=');
+		if ((size_t)(eq - m) == len && strncasecmp(m, domain, len) == 0)
+			return eq + 1;
+	}
+	return NULL;
+}
