@@ -429,7 +429,7 @@ pm_eom(SMFICTX *ctx)
 		vt_get(pm.vt, &s->a, vt_now(), &now);
 		if (now.state != VT_NONE && now.state != VT_PENDING)
 			s->tag_info = now;
-		policy_header_value(&s->tag_info, s->mta[0] ? s->mta : pm.hostname, val, sizeof(val));
+		policy_header_value(s->cf, &s->tag_info, s->mta[0] ? s->mta : pm.hostname, val, sizeof(val));
 #ifdef HAVE_SMFI_INSHEADER
 		if (smfi_insheader(ctx, 0, s->cf->action.header, val) != MI_SUCCESS)
 #else
@@ -521,6 +521,8 @@ pm_log_stats(void)
 	lb_kvf(&l, "queued", "%d", ps.queued);
 	lb_kvf(&l, "canary_conns", "%llu", (unsigned long long)ps.canary_conns);
 	lb_kvf(&l, "canary_unknown", "%llu", (unsigned long long)ps.canary_unknown);
+	lb_kvf(&l, "dns_queries", "%llu", (unsigned long long)ps.dns_queries);
+	lb_kvf(&l, "dns_failures", "%llu", (unsigned long long)ps.dns_failures);
 	lb_kvf(&l, "table_entries", "%zu", vs.entries);
 	lb_kvf(&l, "table_evicted", "%llu", (unsigned long long)vs.evicted);
 	lb_kvf(&l, "connect_p50_us", "%llu", (unsigned long long)hist_quantile(&pm.connect_us, 0.50));

@@ -33,6 +33,9 @@ pm_enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 	if (v.state == VT_PENDING && cf->action.pending_wait > 0 &&
 	    vt_now() - (double)__atomic_load_n(&pm.emfile_at, __ATOMIC_RELAXED) > 10.0)
 		vt_wait(pm.vt, &s->a, vt_now() + cf->action.pending_wait, &v);
+	/* the session's own finding: its HELO against the client's rDNS */
+	if (v.state != VT_PENDING && v.state != VT_NONE)
+		policy_helo(cf, s->helo, &s->a, &v);
 	f.stage = stage;
 	f.verdict = v.state;
 	f.authenticated = s->authenticated;
@@ -68,11 +71,11 @@ pm_enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 		return SMFIS_CONTINUE;
 	}
 	/* reject or tempfail */
-	char code[4], xcode[16], text[1024];
+	char code[4], xcode[16], text[1024], ev[VT_EVIDENCE_MAX];
 	bool rej = d.action == ACT_REJECT;
+	policy_reply_evidence(cf, &v, ev, sizeof(ev));
 	if (policy_reply(rej ? cf->action.reject_reply : cf->action.tempfail_reply,
-	    s->addr, policy_phrase(v.state), v.evidence[0] ? v.evidence : vt_state_name(v.state),
-	    code, xcode, text, sizeof(text)) < 0) {
+	    s->addr, policy_phrase(v.state), ev, code, xcode, text, sizeof(text)) < 0) {
 		/* the templates were checked at load: this is a bug; say so
 		 * and still refuse with a fixed reply */
 		log_msg(LOG_ERR, "error", "bad reply template for sess=%s: using a fixed reply", s->id);

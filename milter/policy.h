@@ -44,7 +44,22 @@ int policy_reply(const char *tmpl, const char *addr, const char *what, const cha
     char code[4], char xcode[16], char *text, size_t textlen);
 const char *policy_phrase(enum vt_state);
 
-/* the tag header's value: "open-proxy socks5:1080 egress=a.b.c.d; host=h" */
-void policy_header_value(const struct vt_info *, const char *host, char *buf, size_t len);
+/* the tag header's value: "open-proxy socks5:1080 egress=a.b.c.d; host=h",
+ * "suspect score=2 fcrdns=fail(1) helo=mismatch(1) country=DE; host=h" */
+void policy_header_value(const struct pm_config *, const struct vt_info *, const char *host,
+    char *buf, size_t len);
+/* findings text as it may leave the host: DNSBLs by dns.dnsbl_reply_map */
+void policy_public_evidence(const struct pm_config *, const char *evidence, char *out,
+    size_t len);
+/* what %p says: the open test; for listed, the lists that count; else the
+ * findings that weigh */
+void policy_reply_evidence(const struct pm_config *, const struct vt_info *, char *out,
+    size_t len);
+/* HELO vs the verified rDNS name's registrable domain (the "domain="
+ * finding): a mismatch adds helo=mismatch(score.helo_mismatch) to v, which
+ * may make a clean or error verdict suspect.  Same domain, or an address
+ * literal of the client, match.  true when it added the finding. */
+bool policy_helo(const struct pm_config *, const char *helo, const struct pm_addr *client,
+    struct vt_info *v);
 
 #endif

@@ -103,6 +103,10 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 	/* every request ends with one final line, which the stats and the
 	 * report count; provisional ones (final=no) may come before it */
 	st = state_of(cf, sm->verdict, &ttl);
+	/* a class made of DNS answers holds no longer than the answers do
+	 * (their TTL, at least PE_DNS_MIN_TTL); a proof holds open_ttl */
+	if (sm->ttl > 0 && sm->ttl < ttl && (st == VT_LISTED || st == VT_SUSPECT || st == VT_CLEAN))
+		ttl = sm->ttl;
 	if (!sm->final)
 		PM_COUNT(provisional);
 	else if (st == VT_OPEN)
@@ -130,6 +134,9 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 		lb_kvf(&l, "score", "%d", sm->score);
 	if (beyond_proxy(sm))
 		lb_kv(&l, "findings", sm->findings);
+	for (size_t i = 0; i < sm->nfindings; i++)
+		if (strcmp(sm->finding[i].name, "country") == 0)
+			lb_kv(&l, "country", sm->finding[i].value);
 	if (st == VT_ERROR)
 		lb_kv(&l, "reason", sm->reason);
 	if (!sm->final)

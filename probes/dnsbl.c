@@ -13,6 +13,11 @@
  * listed.  A list that does not answer in time or fails: a finding
  * dnsbl=DOMAIN:temperror of weight 0 (postscreen ignores it too), reused
  * for PE_DNS_TEMP_TTL seconds only.
+ *
+ * The answers count as they come (pe_find_commit: a listing need not wait
+ * for a slow list), but not before every allowlist has answered: an
+ * allowlist's negative weight may undo a listing, as in postscreen, which
+ * also waits for all of its lists.
  */
 #include "config.h"
 #include <ctype.h>
@@ -26,7 +31,7 @@
 
 #define MAX_ADDRS 16
 
-struct dnsbl { int listed, temperror; };
+struct dnsbl { int listed, temperror, allow_pending; };
 
 /* every answer is in: the reason word says what they were */
 static void
@@ -239,6 +244,8 @@ a_answer(struct pe_ctx *ctx, void *arg, int status, const unsigned char *abuf, i
 	int n = MAX_ADDRS, hit = -1;
 	char qname[256];
 
+	if (s->weight < 0)
+		st->allow_pending--;
 	if (status == ARES_SUCCESS && ares_parse_a_reply(abuf, alen, NULL, at, &n) != ARES_SUCCESS)
 		status = ARES_EBADRESP;
 	if (status == ARES_SUCCESS) {
@@ -257,12 +264,15 @@ a_answer(struct pe_ctx *ctx, void *arg, int status, const unsigned char *abuf, i
 		pe_find_ttl(ctx, PE_DNS_TEMP_TTL);
 		st->temperror++;
 	}
+	if (st->allow_pending == 0)
+		pe_find_commit(ctx);
 	maybe_done(ctx);
 }
 
 static void
 dnsbl_start(struct pe_ctx *ctx, struct evbuffer *out)
 {
+	struct dnsbl *st = ctx->priv;
 	char qname[256];
 	size_t sent = 0;
 
@@ -270,8 +280,11 @@ dnsbl_start(struct pe_ctx *ctx, struct evbuffer *out)
 	for (size_t i = 0; i < ctx->checks->nsites; i++)
 		if (pe_dnsbl_qname(ctx->client, ctx->checks->sites[i].domain, qname,
 		    sizeof(qname)) == 0 &&
-		    pe_dns_query(ctx, qname, ns_t_a, a_answer, (void *)i) == 0)
+		    pe_dns_query(ctx, qname, ns_t_a, a_answer, (void *)i) == 0) {
 			sent++;
+			if (ctx->checks->sites[i].weight < 0)
+				st->allow_pending++;
+		}
 	if (sent == 0) {
 		snprintf(ctx->reason, sizeof(ctx->reason), "no-query");
 		pe_ctx_step(ctx, PE_STEP_CLOSED);

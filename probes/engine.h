@@ -60,6 +60,7 @@ struct run {
 	size_t nread;			/* bytes received, each counted once */
 	size_t kept;			/* bytes left unconsumed in the input buffer */
 	size_t nfind;
+	size_t ncommitted;		/* find[] already in the job (pe_find_commit) */
 	LIST_HEAD(, pe_dnsq) dnsq;	/* DNS queries out (resolver.c) */
 	int ndnsq;
 	struct pe_ctx ctx;
@@ -167,6 +168,7 @@ void pe_admit(struct pe_engine *);
 void pe_job_pump(struct job *);
 void pe_job_done(struct job *, const char *reason);
 void pe_job_settled(struct job *);	/* a test has its result: go on or end */
+void pe_job_provisional(struct job *);	/* a new class above clean goes out */
 void pe_job_queue(struct pe_engine *, struct job *);
 void pe_job_shutdown(struct pe_engine *);
 void pe_reap(struct pe_engine *);

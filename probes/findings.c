@@ -155,15 +155,34 @@ void
 pe_run_findings_commit(struct run *r)
 {
 	struct job *j = r->t->job;
-	size_t n = r->nfind;
+	size_t from = r->ncommitted;
 
-	r->nfind = 0;
-	if (n == 0)
+	r->ncommitted = r->nfind;
+	if (from >= r->nfind)
 		return;
 	if (j->find == NULL && (j->find = calloc(PE_JOB_FINDINGS, sizeof(*j->find))) == NULL)
 		return;		/* out of memory: the findings are lost, the test's result stays */
-	for (size_t i = 0; i < n && j->nfind < PE_JOB_FINDINGS; i++)
-		j->find[j->nfind++] = r->find[i];
+	for (size_t i = from; i < r->nfind && j->nfind < PE_JOB_FINDINGS; i++) {
+		size_t k;
+		for (k = 0; k < j->nfind; k++)
+			if (strcmp(j->find[k].name, r->find[i].name) == 0 &&
+			    strcmp(j->find[k].value, r->find[i].value) == 0)
+				break;
+		if (k == j->nfind)
+			j->find[j->nfind++] = r->find[i];
+	}
+}
+
+void
+pe_find_commit(struct pe_ctx *ctx)
+{
+	struct run *r = ctx->run;
+
+	if (r == NULL || r->ncommitted >= r->nfind)
+		return;
+	pe_run_findings_commit(r);
+	if (!r->t->job->ending)
+		pe_job_provisional(r->t->job);
 }
 
 /* the verdict so far; pending = tests still running, waiting or backing off;

@@ -99,6 +99,11 @@ void pe_find(struct pe_ctx *, enum pe_fclass, int weight, const char *name,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* the ttl (seconds) of the last finding this attempt recorded */
 void pe_find_ttl(struct pe_ctx *, int ttl);
+/* the findings so far count now, whatever the attempt's end (a DNS answer
+ * is a fact even when another query of the attempt times out): a class
+ * they make goes out at once, provisionally.  A finding the request
+ * already has (same name and value, a retry's) is not added twice. */
+void pe_find_commit(struct pe_ctx *);
 /* task kinds: the attempt ends with this step (from the kind's own events) */
 void pe_ctx_step(struct pe_ctx *, enum pe_step);
 

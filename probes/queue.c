@@ -72,8 +72,8 @@ pe_reap(struct pe_engine *e)
 
 /* provisional verdicts: a class above clean that is new, or -- once --
  * every test has a first result and some are retried in the background */
-static void
-job_provisional(struct job *j)
+void
+pe_job_provisional(struct job *j)
 {
 	struct pe_summary s;
 	char ftext[FTEXT_MAX];
@@ -104,7 +104,7 @@ pe_job_settled(struct job *j)
 	}
 	pe_job_pump(j);
 	if (!j->ending)
-		job_provisional(j);
+		pe_job_provisional(j);
 }
 
 /* start waiting tests while the job's reservation allows: retries and

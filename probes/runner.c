@@ -194,8 +194,8 @@ pe_test_finish(struct test *t, enum pe_result_kind kind, const char *reason)
 
 	if (kind == PE_INCONCLUSIVE && t->attempt <= j->tm.retries && !pe_stopping(j->e)) {
 		/* back off 2 s, 4 s, ... then try again with a fresh nonce; what
-		 * this attempt found is dropped with it */
-		r->nfind = 0;
+		 * this attempt found is dropped with it (but what it committed) */
+		r->nfind = r->ncommitted = 0;
 		slot_release(t);
 		t->st = T_BACKOFF;
 		t->due = pe_now() + pe_backoff(t->attempt);

@@ -374,3 +374,50 @@ CONF
 		smbd --foreground --no-process-group -s "$d/smb.conf"
 	for p in $ports; do wait_listen "$addr" "$p" 20 || { tail -n 20 "$d/log/smbd.log"; return 1; }; done
 }
+
+# start_dns NAME PORT RBL_PORT RECORDS "ZONE:TYPE:FILE ..." "DEADZONE ...": a
+# private DNS on 127.0.0.1: dnsmasq on PORT answers PTR/A/AAAA/MX/TXT from
+# RECORDS (dnsmasq lines: ptr-record=, host-record=, mx-host=, txt-record=)
+# and forwards each ZONE to rbldnsd on RBL_PORT (rbldnsd(8) data files:
+# ip4set, ip6trie), each DEADZONE to a port where nothing answers (a DNSBL
+# that is down); no-resolv: nothing is ever asked of another server
+start_dns() {
+	local name=$1 port=$2 rport=$3 records=$4 zones=$5 dead=$6 d=$T/$1 z f specs=()
+	for f in dnsmasq rbldnsd dig; do
+		command -v $f >/dev/null || { echo "$f not installed" >&2; return 1; }
+	done
+	must_be_free 127.0.0.1 "$port" || return 1
+	mkdir -p "$d/zones"
+	chmod 755 "$d" "$d/zones"
+	{
+		echo "port=$port"; echo "listen-address=127.0.0.1"; echo "bind-interfaces"
+		echo "no-resolv"; echo "no-hosts"; echo "no-poll"; echo "cache-size=0"
+		echo "log-queries"; echo "log-facility=$d/queries.log"
+		for z in $zones; do echo "server=/${z%%:*}/127.0.0.1#$rport"; done
+		for z in $dead; do echo "server=/$z/127.0.0.1#9"; done
+		cat "$records"
+	} >"$d/dnsmasq.conf"
+	for z in $zones; do
+		f=${z##*:}
+		cp "$f" "$d/zones/" && chmod 644 "$d/zones/$(basename "$f")"
+		specs+=("${z%:*}:$(basename "$f")")
+	done
+	if [ ${#specs[@]} -gt 0 ]; then
+		spawn "$name-rbldnsd" "$d/rbldnsd.log" rbldnsd -n -u nobody -r "$d/zones" \
+			-b "127.0.0.1/$rport" -t 60 "${specs[@]}"
+	fi
+	touch "$d/queries.log" && chmod 666 "$d/queries.log"
+	spawn "$name" "$d/dnsmasq.log" dnsmasq --keep-in-foreground --conf-file="$d/dnsmasq.conf" \
+		--user=nobody --pid-file=
+	wait_listen 127.0.0.1 "$port" 10 || { cat "$d/dnsmasq.log"; return 1; }
+	# rbldnsd has no TCP socket: ask it through dnsmasq until it answers
+	local i=0 zz=${zones%% *}
+	[ -z "$zz" ] && return 0
+	while [ $i -lt 50 ]; do
+		dig +time=1 +tries=1 -p "$port" @127.0.0.1 "${zz%%:*}" SOA 2>/dev/null |
+			grep -qE 'status: (NOERROR|NXDOMAIN|REFUSED)' && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	cat "$d/rbldnsd.log"
+	return 1
+}

@@ -1,5 +1,7 @@
 /* policy: stage x verdict x mode x exemptions; replies; header values */
 #include "config.h"
+#include <stdio.h>
+#include <unistd.h>
 #include "t.h"
 #include "policy.h"
 
@@ -103,28 +105,104 @@ main(void)
 	v.state = VT_OPEN;
 	snprintf(v.evidence, sizeof(v.evidence), "socks5:1080");
 	snprintf(v.egress, sizeof(v.egress), "203.0.113.9");
-	policy_header_value(&v, "mx.example", text, sizeof(text));
+	policy_header_value(cf, &v, "mx.example", text, sizeof(text));
 	T_STREQ(text, "open-proxy socks5:1080 egress=203.0.113.9; host=mx.example", "open header");
 	v.state = VT_CLEAN;
-	policy_header_value(&v, "mx", text, sizeof(text));
+	v.evidence[0] = '\0';
+	policy_header_value(cf, &v, "mx", text, sizeof(text));
 	T_STREQ(text, "clean; host=mx", "clean header");
+	snprintf(v.evidence, sizeof(v.evidence), "fcrdns=pass domain=example.org country=DE");
+	policy_header_value(cf, &v, "mx", text, sizeof(text));
+	T_STREQ(text, "clean score=0 fcrdns=pass domain=example.org country=DE; host=mx",
+	    "clean header with what was found (the country)");
+	v.evidence[0] = '\0';
 	v.state = VT_PENDING;
-	policy_header_value(&v, "mx", text, sizeof(text));
+	policy_header_value(cf, &v, "mx", text, sizeof(text));
 	T_STREQ(text, "pending; host=mx", "pending header");
 	v.state = VT_ERROR;
-	policy_header_value(&v, "mx", text, sizeof(text));
+	policy_header_value(cf, &v, "mx", text, sizeof(text));
 	T_STREQ(text, "error; host=mx", "error header");
 	v.state = VT_LISTED;
 	v.score = 4;
 	snprintf(v.evidence, sizeof(v.evidence), "dnsbl=bl.example(3) fcrdns=fail(1) country=DE");
-	policy_header_value(&v, "mx", text, sizeof(text));
+	policy_header_value(cf, &v, "mx", text, sizeof(text));
 	T_STREQ(text, "listed score=4 dnsbl=bl.example(3) fcrdns=fail(1) country=DE; host=mx",
 	    "listed header: class, score, findings (design section 6)");
 	v.state = VT_SUSPECT;
 	v.score = 3;
 	snprintf(v.evidence, sizeof(v.evidence), "fcrdns=fail(1) netbios=139(2)");
-	policy_header_value(&v, "mx", text, sizeof(text));
+	policy_header_value(cf, &v, "mx", text, sizeof(text));
 	T_STREQ(text, "suspect score=3 fcrdns=fail(1) netbios=139(2); host=mx", "suspect header");
 	config_unref(cf);
+
+	/* dnsbl_reply_map, %p, HELO vs rDNS */
+	{
+		char path[64];
+		FILE *fp;
+		struct pm_addr cl;
+		snprintf(path, sizeof(path), "/tmp/pm-test-policy-%ld.conf", (long)getpid());
+		fp = fopen(path, "w");
+		T_OK(fp != NULL, "config file written");
+		if (fp == NULL)
+			T_DONE();
+		fputs("dns: { dnsbl_sites = [ \"secret.example*2\", \"bl.example\", \"wl.example*-2\" ];\n"
+		    " dnsbl_reply_map = [ \"secret.example=private-list\" ]; };\n"
+		    "score: { helo_mismatch = 2; suspect_threshold = 3; };\n", fp);
+		fclose(fp);
+		cf = config_load(path, err, sizeof(err));
+		unlink(path);
+		T_OK(cf != NULL, "config with a reply map loads");
+		if (cf == NULL)
+			T_DONE();
+		memset(&v, 0, sizeof(v));
+		v.state = VT_LISTED;
+		v.score = 3;
+		snprintf(v.evidence, sizeof(v.evidence),
+		    "dnsbl=secret.example(2) dnsbl=bl.example(1) dnsbl=wl.example(-2) dnsbl=dead.example:temperror fcrdns=pass domain=example.org");
+		policy_header_value(cf, &v, "mx", text, sizeof(text));
+		T_STREQ(text, "listed score=3 dnsbl=private-list(2) dnsbl=bl.example(1) dnsbl=wl.example(-2) "
+		    "dnsbl=dead.example:temperror fcrdns=pass domain=example.org; host=mx",
+		    "the header names a private list by its public name");
+		policy_reply_evidence(cf, &v, text, sizeof(text));
+		T_STREQ(text, "private-list, bl.example", "%p of listed: the lists that count, public names");
+		v.state = VT_SUSPECT;
+		snprintf(v.evidence, sizeof(v.evidence), "fcrdns=fail(1) netbios=139(2) country=DE");
+		policy_reply_evidence(cf, &v, text, sizeof(text));
+		T_STREQ(text, "fcrdns=fail(1) netbios=139(2)", "%p of suspect: the findings that weigh");
+		v.state = VT_OPEN;
+		snprintf(v.evidence, sizeof(v.evidence), "socks5:1080");
+		policy_reply_evidence(cf, &v, text, sizeof(text));
+		T_STREQ(text, "socks5:1080", "%p of open-proxy: the test");
+
+		pm_addr_parse("192.0.2.7", &cl);
+		memset(&v, 0, sizeof(v));
+		v.state = VT_CLEAN;
+		snprintf(v.evidence, sizeof(v.evidence), "fcrdns=pass domain=example.co.uk mx=self");
+		T_OK(!policy_helo(cf, "mail.example.co.uk", &cl, &v) && v.state == VT_CLEAN,
+		    "HELO in the rDNS name's domain: match");
+		T_OK(!policy_helo(cf, "EXAMPLE.CO.UK.", &cl, &v), "the domain itself, any case, a root dot: match");
+		T_OK(!policy_helo(cf, "[192.0.2.7]", &cl, &v), "the client's address literal: match");
+		T_OK(!policy_helo(cf, "", &cl, &v), "no HELO: nothing to compare");
+		T_OK(policy_helo(cf, "[192.0.2.8]", &cl, &v) && v.score == 2 && v.state == VT_CLEAN,
+		    "another address literal: mismatch, below the threshold");
+		memset(&v, 0, sizeof(v));
+		v.state = VT_CLEAN;
+		v.score = 1;
+		snprintf(v.evidence, sizeof(v.evidence), "fcrdns=pass domain=example.co.uk");
+		T_OK(policy_helo(cf, "other.co.uk", &cl, &v) && v.score == 3 && v.state == VT_SUSPECT,
+		    "another domain under the same suffix: mismatch; the score makes it suspect");
+		T_STREQ(v.evidence, "fcrdns=pass domain=example.co.uk helo=mismatch(2)", "the finding joins the evidence");
+		memset(&v, 0, sizeof(v));
+		v.state = VT_CLEAN;
+		snprintf(v.evidence, sizeof(v.evidence), "fcrdns=fail(1)");
+		T_OK(!policy_helo(cf, "anything.example", &cl, &v), "no verified rDNS: no HELO finding");
+		memset(&v, 0, sizeof(v));
+		v.state = VT_CLEAN;
+		snprintf(v.evidence, sizeof(v.evidence), "domain=example.org");
+		T_OK(policy_helo(cf, "localhost", &cl, &v), "a HELO with no registrable domain: mismatch");
+		T_OK(policy_helo(cf, "xn--bcher-kva.example\xff<script>", &cl, &v),
+		    "a HELO with hostile bytes: mismatch, no crash");
+		config_unref(cf);
+	}
 	T_DONE();
 }
