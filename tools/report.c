@@ -158,7 +158,7 @@ find(struct table *t, const char *key)
 	return i;
 }
 
-static struct table events, verdicts, skips, actions, tests, opens, stages, cache;
+static struct table events, verdicts, skips, actions, tests, opens, stages, cache, countries;
 static long lines_total, lines_ours, lines_bad;
 
 static int
@@ -195,7 +195,10 @@ account(const struct line *l, const char *client_filter)
 		const char *fin = get(l, "final");
 		if (fin != NULL && strcmp(fin, "no") == 0)
 			return;		/* provisional: the final line follows */
+		const char *cc = get(l, "country");
 		find(&verdicts, v)->n[0]++;
+		if (cc != NULL)
+			find(&countries, cc)->n[0]++;
 		if (strcmp(v, "open-proxy") == 0 && client != NULL) {
 			struct item *o = find(&opens, client);
 			const char *ev = get(l, "evidence"), *eg = get(l, "egress");
@@ -373,6 +376,7 @@ main(int argc, char **argv)
 			    v[i]->n[3], v[i]->sum / (double)v[i]->n[0], v[i]->key);
 		free(v);
 	}
+	section("Countries (final verdicts)", &countries, top);
 	section("Events", &events, 0);
 	return EX_OK;
 }

@@ -93,7 +93,7 @@ mail_from() { # mail_from SRC HELO: swaks' transcript; its run time in $T/took
 verdict_line() { grep -E "verdict sess=[0-9a-f]+ client=\[$1\] " "$MLOG" | head -1; }
 # info CASE ADDR: the client's first verdict line, a row of the note's table
 info() {
-	echo "INFO: $1: $(verdict_line "$2" | grep -oE ' (verdict|score|final|ttl|elapsed)=[^ ]*|findings="[^"]*"|findings=[^ ]*' | tr -d '\n')"
+	echo "INFO: $1: $(verdict_line "$2" | grep -oE ' (verdict|score|final|ttl|elapsed)=[^ ]*| findings="[^"]*"| findings=[^ ]*' | tr -d '\n')"
 }
 
 expect_reply() { # expect_reply SRC HELO REGEX NAME
@@ -181,13 +181,27 @@ info "smbd exposed" 127.0.0.1
 expect_reply ::1 client.test.invalid \
 	'<\*\* *550 5\.7\.1 Client host \[::1\] is listed in DNS blocklists \(bl6\.lab\.invalid\)' \
 	"::1: listed by the ip6trie zone (reversed nibbles), rejected"
-verdict_line ::1 | grep -q 'country=NL' && pass "::1: country NL" || fail "::1: country" "$(verdict_line ::1)"
+wait_for "$MLOG" "verdict sess=[0-9a-f]+ client=\[::1\] verdict=listed .*country=NL.* late=yes" 5 &&
+	pass "::1: country NL in the final verdict" || fail "::1: country" "$(grep 'client=\[::1\]' "$MLOG" | tail -1)"
 info "IPv6 listed" ::1
 grep -q '1\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.0\.bl6\.lab\.invalid' "$T/dns/queries.log" &&
 	pass "::1: the query name is its 32 reversed nibbles" || fail "::1: nibble query name"
 
+# ---- a corrupt GeoIP file on reload: refused, the old database stays ----
+printf 'not a MaxMind DB\n' >"$T/geo.new" && mv "$T/geo.new" "$T/geo.mmdb"
+kill -USR1 "$(cat "$T/milter.pid")"
+wait_for "$MLOG" "reload .*result=failed .*geo\.mmdb" 5 &&
+	pass "GeoIP: a corrupt file on reload is refused with its name" ||
+	fail "GeoIP: corrupt file on reload" "$(grep reload "$MLOG" | tail -1)"
+expect_reply 127.0.0.67 client.test.invalid '<- *250 2\.0\.0 Ok: queued' "GeoIP: the milter goes on after the refused reload"
+verdict_line 127.0.0.67 | grep -q 'country=DE' && pass "GeoIP: the old database still answers" ||
+	fail "GeoIP: old database kept" "$(verdict_line 127.0.0.67)"
+"$TOP/build/tools/proxymilter-report" "$MLOG" | grep -A4 '^Countries' | grep -q ' FR$' &&
+	pass "proxymilter-report counts the countries" || fail "report: countries"
+
 # ---- no DNS at all: temperror, never a stall ----
 stop_name milter
+perl "$TOP/tests/lib/mkmmdb.pl" "$T/geo.mmdb" 127.0.0.0/24=DE
 rep_conf "$T/dead.conf" "127.0.0.1:9"
 start_milter milter-dead "$T/dead.conf" || fail "milter restarts with a dead resolver"
 MLOG=$T/milter-dead/milter.log
