@@ -80,6 +80,24 @@ state_of(const struct pm_config *cf, enum pe_verdict v, long *ttl)
 	return VT_ERROR;
 }
 
+/* the findings as the table keeps them (VT_EVIDENCE_MAX, whole findings):
+ * those that weigh and the domain (the HELO check needs it) first */
+static void
+table_evidence(const struct pe_summary *sm, char *buf, size_t len)
+{
+	struct pe_finding f[PE_JOB_FINDINGS_MAX];
+	size_t n = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < sm->nfindings && n < PE_JOB_FINDINGS_MAX; i++) {
+			int first = sm->finding[i].weight != 0 ||
+			    strcmp(sm->finding[i].name, "domain") == 0;
+			if (first == (pass == 0))
+				f[n++] = sm->finding[i];
+		}
+	pe_findings_text(f, n, buf, len);
+}
+
 /* findings other than the open proxies that evidence= names already */
 static int
 beyond_proxy(const struct pe_summary *sm)
@@ -98,10 +116,14 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 	enum vt_state st;
 	long ttl;
 	struct lb l;
-	const char *evidence = sm->verdict == PE_V_OPEN ? sm->evidence : sm->findings;
+	char evidence[VT_EVIDENCE_MAX];
 
 	/* every request ends with one final line, which the stats and the
 	 * report count; provisional ones (final=no) may come before it */
+	if (sm->verdict == PE_V_OPEN)
+		snprintf(evidence, sizeof(evidence), "%s", sm->evidence);
+	else
+		table_evidence(sm, evidence, sizeof(evidence));
 	st = state_of(cf, sm->verdict, &ttl);
 	/* a class made of DNS answers holds no longer than the answers do
 	 * (their TTL, at least PE_DNS_MIN_TTL); a proof holds open_ttl */

@@ -25,10 +25,10 @@
 #include "pe_int.h"
 #include "hmap.h"
 
-#define PE_RUN_FINDINGS 8	/* findings one attempt may yield; more are
-				 * dropped (the DNSBL check: one per list
-				 * that answers, so 8 lists at most count) */
-#define PE_JOB_FINDINGS 64	/* findings one request keeps */
+#define PE_RUN_FINDINGS 8	/* findings one attempt holds; more are
+				 * dropped unless the kind commits them as it
+				 * goes (pe_find_commit: the DNSBL check) */
+#define PE_JOB_FINDINGS PE_JOB_FINDINGS_MAX
 
 enum test_state { T_WAITING = 0, T_RUNNING, T_BACKOFF, T_DONE };
 

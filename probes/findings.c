@@ -110,7 +110,13 @@ pe_find(struct pe_ctx *ctx, enum pe_fclass fc, int weight, const char *name,
 	char value[PE_FINDING_VALUE_MAX * 2];
 	va_list ap;
 
-	if (r == NULL || r->nfind >= PE_RUN_FINDINGS)
+	if (r == NULL)
+		return;
+	/* full, but all of it is in the job already (pe_find_commit): make
+	 * room; the result line then shows the later findings only */
+	if (r->nfind >= PE_RUN_FINDINGS && r->ncommitted == r->nfind)
+		r->nfind = r->ncommitted = 0;
+	if (r->nfind >= PE_RUN_FINDINGS)
 		return;
 	f = &r->find[r->nfind++];
 	f->fclass = fc;

@@ -56,6 +56,7 @@ enum pe_fclass {
 	PE_F_WEAK		/* anything else: its weight counts to the score */
 };
 
+#define PE_JOB_FINDINGS_MAX 64	/* findings one request keeps */
 #define PE_FINDING_NAME_MAX 16
 #define PE_FINDING_VALUE_MAX 56
 struct pe_finding {
