@@ -285,15 +285,19 @@ on_done(const struct pe_summary *s, void *arg)
 {
 	(void)arg;
 	if (!s->final) {
-		say(4, "provisional verdict after %.3fs, retrying inconclusive tests\n", s->elapsed);
+		say(4, "provisional verdict %s after %.3fs, other tests still running\n",
+		    pe_verdict_name(s->verdict), s->elapsed);
 		return;
 	}
+	/* what checks found besides proxies (netbios, ...): before the last line */
+	if (s->findings[0] != '\0' && s->verdict != PE_V_OPEN)
+		say(2, "verdict %s score=%d %s\n", pe_verdict_name(s->verdict), s->score, s->findings);
+	say(4, "tests=%d open=%d closed=%d inconclusive=%d elapsed=%.3fs\n", s->tests, s->open,
+	    s->closed, s->inconclusive, s->elapsed);
 	pthread_mutex_lock(&mu);
 	finished = 1;
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&mu);
-	say(4, "tests=%d open=%d closed=%d inconclusive=%d elapsed=%.3fs\n", s->tests, s->open,
-	    s->closed, s->inconclusive, s->elapsed);
 }
 
 /* test h at sa: the tests' lines, then "Test complete - ..." */

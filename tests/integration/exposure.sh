@@ -81,6 +81,8 @@ if pp "exposure: 139/netbios 445/smb" 0 -v 2 127.0.0.1 139/netbios 445/smb; then
 	has "445/smb: an SMB2 reply, a finding netbios=445(2)" \
 		'127\.0\.0\.1:445/smb: closed \(smb2\) finding netbios=445\(2\)'
 	has "no proxy is claimed" 'Test complete - no proxies found'
+	has "the verdict: suspect by the score (2 + 2 >= 3)" \
+		'^verdict suspect score=4 netbios=(139|445)\(2\) netbios=(139|445)\(2\)$'
 fi
 # every check at once: the ports that do not speak the protocol
 if pp "exposure: all the ports" 0 -v 2 127.0.0.1 139/netbios 445/smb 4450/smb 4450/netbios 4451/smb 4451/netbios 4452/smb 4452/netbios; then

@@ -576,9 +576,12 @@ fail:
 void
 df_stop(struct dnsfake *d)
 {
+	ssize_t w;
+
 	if (d == NULL)
 		return;
-	(void)write(d->wake[1], "x", 1);
+	w = write(d->wake[1], "x", 1);
+	(void)w;
 	pthread_join(d->th, NULL);
 	for (int i = 0; i < MAX_CONNS; i++)
 		if (d->conns[i].fd >= 0)
