@@ -196,7 +196,8 @@ pe_dnsbl_qname(const struct sockaddr *sa, const char *domain, char *buf, size_t 
 	    !IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
 		b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
 		for (int i = 15; i >= 0; i--) {
-			w = snprintf(buf + at, at < len ? len - at : 0, "%x.%x.", b[i] & 0xf, b[i] >> 4);
+			w = snprintf(at < len ? buf + at : buf, at < len ? len - at : 0, "%x.%x.",
+			    b[i] & 0xf, b[i] >> 4);
 			at += (size_t)w;
 		}
 	} else {

@@ -316,25 +316,79 @@ add_name(struct fc *s, const char *name)
 	snprintf(s->names[s->nnames++], NAME_MAX_LEN, "%s", name);
 }
 
+static uint16_t
+be16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* the step over a name at p (its wire length), or -1 */
+static long
+name_len(const unsigned char *p, const unsigned char *abuf, int alen)
+{
+	char *name;
+	long len;
+
+	if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS)
+		return -1;
+	ares_free_string(name);
+	return len;
+}
+
+/*
+ * The PTR names of an answer, in their order.  c-ares' own parser refuses
+ * the whole answer when one name is no host name (bytes >= 0x80, spaces):
+ * here such a name is skipped (add_name, host_name_ok) and the others
+ * count.  PTR records are taken wherever they stand in the answer section,
+ * so that a CNAME to them (RFC 2317 delegation) works.  -1: the reply does
+ * not parse.
+ */
+static int
+ptr_names(struct fc *s, const unsigned char *abuf, int alen)
+{
+	const unsigned char *p = abuf + NS_HFIXEDSZ, *end = abuf + alen;
+	unsigned qd, an;
+	long n;
+
+	if (alen < NS_HFIXEDSZ)
+		return -1;
+	qd = be16(abuf + 4);
+	an = be16(abuf + 6);
+	for (unsigned i = 0; i < qd; i++) {
+		if ((n = name_len(p, abuf, alen)) < 0 || end - (p + n) < NS_QFIXEDSZ)
+			return -1;
+		p += n + NS_QFIXEDSZ;
+	}
+	for (unsigned i = 0; i < an; i++) {
+		unsigned type, rdlen;
+		char *name;
+		long len;
+		if ((n = name_len(p, abuf, alen)) < 0 || end - (p + n) < NS_RRFIXEDSZ)
+			return -1;
+		p += n;
+		type = be16(p);
+		rdlen = be16(p + 8);
+		p += NS_RRFIXEDSZ;
+		if (end - p < (long)rdlen)
+			return -1;
+		if (type == ns_t_ptr && ares_expand_name(p, abuf, alen, &name, &len) == ARES_SUCCESS) {
+			add_name(s, name);
+			ares_free_string(name);
+		}
+		p += rdlen;
+	}
+	return 0;
+}
+
 static void
 ptr_answer(struct pe_ctx *ctx, void *arg, int status, const unsigned char *abuf, int alen)
 {
 	struct fc *s = ((struct fcrdns *)ctx->priv)->s;
-	struct hostent *h = NULL;
 	int sent = 0;
 
 	(void)arg;
-	if (status == ARES_SUCCESS &&
-	    ares_parse_ptr_reply(abuf, alen, s->family == AF_INET ? s->client + 12 : s->client,
-	    s->family == AF_INET ? 4 : 16, s->family, &h) == ARES_SUCCESS) {
-		if (h->h_name != NULL)
-			add_name(s, h->h_name);
-		for (char **al = h->h_aliases; al != NULL && *al != NULL; al++)
-			add_name(s, *al);
-		ares_free_hostent(h);
-	} else if (status == ARES_SUCCESS) {
+	if (status == ARES_SUCCESS && ptr_names(s, abuf, alen) < 0)
 		status = ARES_EBADRESP;
-	}
 	if (status != ARES_SUCCESS && status != ARES_ENOTFOUND && status != ARES_ENODATA) {
 		pe_find(ctx, PE_F_WEAK, 0, "fcrdns", "temperror");
 		pe_find_ttl(ctx, PE_DNS_TEMP_TTL);

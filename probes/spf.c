@@ -177,9 +177,11 @@ mechanism(const char *t, const struct pe_spf_in *in, int *needs_a)
 	return -2;
 }
 
-/* walk the record; needs_a != NULL: only find out whether "a" is used */
+/* walk the record: evaluate, or (!evaluate) check every term's syntax
+ * (neutral: fine) and find out whether "a" is used (RFC 7208 4.6: a term
+ * that does not parse is a permerror wherever it stands) */
 static enum pe_spf
-walk(const char *rec, const struct pe_spf_in *in, int *needs_a)
+walk(const char *rec, const struct pe_spf_in *in, int evaluate, int *needs_a)
 {
 	char buf[REC_MAX + 1], *save = NULL, *t;
 	size_t len = strlen(rec);
@@ -207,14 +209,14 @@ walk(const char *rec, const struct pe_spf_in *in, int *needs_a)
 			q = *t++;
 		if ((rc = mechanism(t, in, needs_a)) == -2)
 			return PE_SPF_PERMERROR;
-		if (needs_a != NULL)
+		if (!evaluate)
 			continue;
 		if (rc == -1)
 			return PE_SPF_UNKNOWN;
 		if (rc == 1)
 			return qualified(q);
 	}
-	return redirect ? PE_SPF_UNKNOWN : PE_SPF_NEUTRAL;
+	return redirect && evaluate ? PE_SPF_UNKNOWN : PE_SPF_NEUTRAL;
 }
 
 int
@@ -225,12 +227,14 @@ pe_spf_needs_a(const char *rec, const char *domain)
 
 	memset(&in, 0, sizeof(in));
 	in.domain = domain;
-	walk(rec, &in, &needs);
+	walk(rec, &in, 0, &needs);
 	return needs;
 }
 
 enum pe_spf
 pe_spf_eval(const char *rec, const struct pe_spf_in *in)
 {
-	return walk(rec, in, NULL);
+	enum pe_spf r = walk(rec, in, 0, NULL);
+
+	return r == PE_SPF_NEUTRAL ? walk(rec, in, 1, NULL) : r;
 }

@@ -26,9 +26,9 @@ if [ -z "$CC" ] || ! "$CC" -fsanitize=fuzzer,address,undefined "$probe.c" -o "$p
 	exit 3
 fi
 
-PKGS=(libevent libevent_pthreads libevent_openssl libssl libcrypto libconfig)
+PKGS=(libevent libevent_pthreads libevent_openssl libssl libcrypto libconfig libcares libpsl libmaxminddb)
 if ! PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}") || ! PKG_LIBS=$(pkg-config --libs "${PKGS[@]}"); then
-	echo "build.sh: pkg-config does not find ${PKGS[*]} (apt-get install libevent-dev libssl-dev libconfig-dev)" >&2
+	echo "build.sh: pkg-config does not find ${PKGS[*]} (apt-get install libevent-dev libssl-dev libconfig-dev libc-ares-dev libpsl-dev libmaxminddb-dev)" >&2
 	exit 1
 fi
 
@@ -39,6 +39,7 @@ cat >"$OUT/config.h.new" <<'EOF'
 # define _GNU_SOURCE 1
 #endif
 #define HAVE_LIBEVENT_OPENSSL 1
+#define HAVE_MAXMINDDB 1
 #define HAVE_SYS_RANDOM_H 1
 #define HAVE_GETRANDOM 1
 #define HAVE_SYSEXITS_H 1
@@ -56,7 +57,8 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 CFLAGS="-g -O1 -Wall -Wextra $SAN -pthread -I$OUT -I$TOP -I$TOP/probes -I$TOP/milter $PKG_CFLAGS ${FUZZ_CFLAGS:-}"
 # the engine library, and what milter/config.c needs
 SRCS=("$TOP"/probes/*.c)
-SRCS+=("$TOP/milter/cidr.c" "$TOP/milter/log.c" "$TOP/milter/config.c" "$TOP/milter/confget.c")
+SRCS+=("$TOP/milter/cidr.c" "$TOP/milter/log.c" "$TOP/milter/config.c" "$TOP/milter/confget.c"
+	"$TOP/milter/confrep.c")
 HDRS=("$OUT/config.h" "$TOP"/probes/*.h "$TOP"/milter/*.h "$TOP"/tests/fuzz/*.h)
 
 # newer TARGET FILE... : is any FILE newer than TARGET (or TARGET missing)?
@@ -104,10 +106,11 @@ done
 wait_all || { echo "build.sh: compiling the sources failed" >&2; exit 1; }
 
 # the harnesses; fuzz_report includes tools/report.c and needs only hmap
-# and random
+# and random; fuzz_dns links the unit tests' scripted DNS server
 for h in "$TOP"/tests/fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
 	bin=$OUT/$name
+	extra=()
 	if [ "$name" = fuzz_report ]; then
 		deps=("$TOP/tools/report.c" "$OUT/obj/probes_hmap.o" "$OUT/obj/probes_random.o")
 		objs=("$OUT/obj/probes_hmap.o" "$OUT/obj/probes_random.o")
@@ -116,6 +119,10 @@ for h in "$TOP"/tests/fuzz/fuzz_*.c; do
 		# whole engine
 		deps=("$TOP"/tools/proxyprobe.[ch] "$TOP/tools/hostlist.c" "${OBJS[@]}")
 		objs=("${OBJS[@]}")
+	elif [ "$name" = fuzz_dns ]; then
+		deps=("$TOP"/tests/unit/dnsfake.[ch] "${OBJS[@]}")
+		objs=("$TOP/tests/unit/dnsfake.c" "${OBJS[@]}")
+		extra=(-I"$TOP/tests/unit")
 	else
 		deps=("${OBJS[@]}")
 		objs=("${OBJS[@]}")
@@ -123,7 +130,7 @@ for h in "$TOP"/tests/fuzz/fuzz_*.c; do
 	if newer "$bin" "$h" "${deps[@]}" "${HDRS[@]}"; then
 		echo "  CCLD $bin"
 		# shellcheck disable=SC2086
-		spawn "$CC" $CFLAGS -fsanitize=fuzzer "$h" "${objs[@]}" $PKG_LIBS -o "$bin"
+		spawn "$CC" $CFLAGS ${extra[@]+"${extra[@]}"} -fsanitize=fuzzer "$h" "${objs[@]}" $PKG_LIBS -o "$bin"
 	fi
 done
 wait_all || { echo "build.sh: linking the harnesses failed" >&2; exit 1; }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +224,7 @@ df_add(struct dnsfake *d, const char *qname, int qtype, enum df_action action, i
 	pthread_mutex_lock(&d->mu);
 	if (d->nentries < MAX_ENTRIES && strlen(qname) < sizeof(e->qname)) {
 		e = &d->entries[d->nentries++];
-		memset(e, 0, sizeof(*e) - sizeof(e->answer));
+		memset(e, 0, offsetof(struct df_entry, answer));
 		e->d = d;
 		snprintf(e->qname, sizeof(e->qname), "%s", qname);
 		e->qtype = qtype;

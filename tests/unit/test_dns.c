@@ -341,8 +341,13 @@ spf_eval(void)
 	SPF("v=spf1 ip4:1.2.3.4/ -all", c4, NULL, NULL, PE_SPF_PERMERROR, "spf: ip4/ (no bits): permerror");
 	SPF("v=spf1 ip6:2001:db8::/129 -all", c6, NULL, NULL, PE_SPF_PERMERROR, "spf: ip6/129: permerror");
 	SPF("v=spf1 ip4: -all", c4, NULL, NULL, PE_SPF_PERMERROR, "spf: ip4: (empty): permerror");
-	SPF("v=spf1 ip4:192.0.2.10 foo:bar", c4, NULL, NULL, PE_SPF_PASS,
-	    "spf: a bad term after the match is not reached: the match");
+	/* RFC 7208 4.6: a syntax error anywhere in the record is permerror,
+	 * "without further interpretation or evaluation" (spf.h: "a term
+	 * that does not parse is permerror") */
+	SPF("v=spf1 ip4:192.0.2.10 foo:bar", c4, NULL, NULL, PE_SPF_PERMERROR,
+	    "spf: a bad term after the match: permerror (RFC 7208 4.6)");
+	SPF("v=spf1 include:_spf.example.net ip4:300.1.1.1 -all", c4, NULL, NULL, PE_SPF_PERMERROR,
+	    "spf: a bad term after an include: permerror, not unknown");
 	SPF("v=spf1 include: -all", c4, NULL, NULL, PE_SPF_PERMERROR, "spf: include: (empty): permerror");
 	SPF("v=spf1 a/33 -all", c4, a_self, NULL, PE_SPF_PERMERROR, "spf: a/33: permerror");
 	SPF("v=spf1 a: -all", c4, a_self, NULL, PE_SPF_PERMERROR, "spf: a: (empty): permerror");
@@ -753,6 +758,10 @@ fcrdns_engine(void)
 	/* garbage names: a byte >= 0x80, a space */
 	df_ptr(ROW(rev("192.0.2.36", "in-addr.arpa"), ns_t_ptr, DF_REPLY, 0), 3600, "m\xe4il.example.org");
 	df_ptr(ROW(rev("192.0.2.37", "in-addr.arpa"), ns_t_ptr, DF_REPLY, 0), 3600, "bad name.example.org");
+	e = ROW(rev("192.0.2.40", "in-addr.arpa"), ns_t_ptr, DF_REPLY, 0);
+	df_ptr(e, 3600, "bad name.example.org");
+	df_ptr(e, 3600, "good.example.org");
+	df_a(ROW("good.example.org", ns_t_a, DF_REPLY, 0), NULL, 3600, "192.0.2.40");
 	/* IPv6 */
 	df_ptr(ROW(rev("2001:db8::25", "ip6.arpa"), ns_t_ptr, DF_REPLY, 0), 3600, "v6.example.org");
 	df_aaaa(ROW("v6.example.org", ns_t_aaaa, DF_REPLY, 0), NULL, 3600, "2001:db8::25");
@@ -816,6 +825,9 @@ fcrdns_engine(void)
 	T_STREQ(o.findings, "fcrdns=none(1)", "fcrdns: a PTR name with a byte >= 0x80: ignored, none");
 	run("192.0.2.37", "fcrdns", &o);
 	T_STREQ(o.findings, "fcrdns=none(1)", "fcrdns: a PTR name with a space: ignored, none");
+	run("192.0.2.40", "fcrdns", &o);
+	T_STREQ(o.fdetail, "good.example.org",
+	    "fcrdns: a garbage PTR name beside a good one: the good one is checked (pass)");
 
 	run("2001:db8::25", "fcrdns", &o);
 	T_STREQ(o.findings, "fcrdns=pass domain=example.org mx=other spf=fail",
