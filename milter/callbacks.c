@@ -421,14 +421,17 @@ pm_eom(SMFICTX *ctx)
 	if (r != SMFIS_CONTINUE)
 		return r;
 	if (s->tag || s->sess_tag) {
-		char val[256];
+		char val[VT_EVIDENCE_MAX + VT_EGRESS_MAX + 300];
 		struct vt_info now;
 		if (!s->tag)
 			s->tag_info = s->sess_tag_info;
-		/* the verdict may have arrived since the decision: show the latest */
+		/* the verdict may have arrived since the decision: show the latest,
+		 * with the session's own HELO finding as the decision had it */
 		vt_get(pm.vt, &s->a, vt_now(), &now);
-		if (now.state != VT_NONE && now.state != VT_PENDING)
+		if (now.state != VT_NONE && now.state != VT_PENDING) {
+			policy_helo(s->cf, s->helo, &s->a, &now);
 			s->tag_info = now;
+		}
 		policy_header_value(s->cf, &s->tag_info, s->mta[0] ? s->mta : pm.hostname, val, sizeof(val));
 #ifdef HAVE_SMFI_INSHEADER
 		if (smfi_insheader(ctx, 0, s->cf->action.header, val) != MI_SUCCESS)

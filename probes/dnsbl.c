@@ -1,13 +1,14 @@
 /*
  * dnsbl.c - the DNSBL/DNSWL check (a task kind): one A query per
- * configured list, postscreen's syntax and sums.
+ * configured list domain, postscreen's syntax and sums.
  *
  * A site is "domain[=filter][*weight]" (postscreen_dnsbl_sites): the
  * filter is d.d.d.d where each d is a number or a bracketed list of
  * numbers and ranges, "127.0.0.[2..11]", "127.0.0.[2;4;8..9]"; the weight
  * defaults to 1 and is negative for an allowlist.  A list that answers
  * with an address its filter takes is a finding dnsbl=DOMAIN with the
- * site's weight (counted once however many addresses it gave), reused as
+ * site's weight (counted once however many addresses it gave; sites of
+ * one domain share its query and their weights add up), reused as
  * long as the answer's TTL says (clamped, pe_dns_ttl); its TXT record
  * follows in the result line's detail.  NXDOMAIN or no A record: not
  * listed.  A list that does not answer in time or fails: a finding
@@ -31,31 +32,24 @@
 
 #define MAX_ADDRS 16
 
-struct dnsbl { int listed, temperror, allow_pending; };
-
-/* every answer is in: the reason word says what they were */
-static void
-maybe_done(struct pe_ctx *ctx)
-{
-	const struct dnsbl *st = ctx->priv;
-
-	if (pe_dns_pending(ctx) > 0)
-		return;
-	snprintf(ctx->reason, sizeof(ctx->reason), "%s", st->listed ? "listed" :
-	    st->temperror ? "temperror" : "not-listed");
-	pe_ctx_step(ctx, PE_STEP_CLOSED);
-}
-#define TXT_FLAG ((size_t)1 << (sizeof(size_t) * 8 - 1))
-
+/* a list's domain: host name syntax, labels of at most 63 bytes, and
+ * short enough that "DOMAIN:temperror" fits a finding's value whole */
+#define DOMAIN_MAX (PE_FINDING_VALUE_MAX - 1 - sizeof(":temperror") + 1)
 static int
 valid_domain(const char *d, size_t len)
 {
-	if (len == 0 || len > 180 || d[0] == '.' || d[len - 1] == '.')
+	size_t label = 0;
+
+	if (len == 0 || len > DOMAIN_MAX || d[0] == '.' || d[len - 1] == '.')
 		return 0;
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < len; i++) {
 		if (!(isalnum((unsigned char)d[i]) || d[i] == '-' || d[i] == '_' ||
 		    (d[i] == '.' && d[i + 1] != '.')))
 			return 0;
+		label = d[i] == '.' ? 0 : label + 1;
+		if (label > 63)
+			return 0;
+	}
 	return 1;
 }
 
@@ -130,7 +124,8 @@ pe_dnsbl_parse(const char *spec, struct pe_dnsbl_site *s, char *err, size_t errl
 		return -1;
 	}
 	if (!valid_domain(spec, dlen)) {
-		snprintf(err, errlen, "\"%s\": not a DNS domain before '=' or '*'", spec);
+		snprintf(err, errlen, "\"%s\": not a DNS domain (at most %zu characters) before "
+		    "'=' or '*'", spec, (size_t)DOMAIN_MAX);
 		return -1;
 	}
 	if (star != NULL) {
@@ -211,11 +206,73 @@ pe_dnsbl_qname(const struct sockaddr *sa, const char *domain, char *buf, size_t 
 	return at + (size_t)w < len ? 0 : -1;
 }
 
+/*
+ * The check: one A query per distinct list domain; every site of that
+ * domain is matched against its answer, and the weights of those that
+ * match add up (postscreen counts "zen=127.0.0.2*3" and "zen=127.0.0.[4..7]*2"
+ * both).  A domain's result is a finding once every allowlist answered.
+ */
+struct dom {
+	size_t first;			/* its first site */
+	int allow;			/* one of its sites is an allowlist */
+	int answered, emitted;
+	int listed, weight, ttl, temperror, positive;
+};
+struct dnsbl {
+	struct dom *d;
+	size_t nd;
+	int allow_pending;
+};
+
+/* the answered domains' findings, each committed at once (no cap on how
+ * many lists count); announce: a class they make goes out now */
+static void
+emit(struct pe_ctx *ctx, int announce)
+{
+	struct dnsbl *st = ctx->priv;
+	const char *dom;
+
+	for (size_t i = 0; i < st->nd; i++) {
+		struct dom *d = &st->d[i];
+		if (!d->answered || d->emitted || (!d->listed && !d->temperror))
+			continue;
+		d->emitted = 1;
+		dom = ctx->checks->sites[d->first].domain;
+		if (d->listed) {
+			pe_find(ctx, PE_F_DNSBL, d->weight, "dnsbl", "%s", dom);
+			pe_find_ttl(ctx, d->ttl);
+		} else {
+			pe_find(ctx, PE_F_DNSBL, 0, "dnsbl", "%s:temperror", dom);
+			pe_find_ttl(ctx, PE_DNS_TEMP_TTL);
+		}
+		pe_find_commit(ctx, announce);
+	}
+}
+
+/* every answer is in: the last findings, and the reason word */
+static void
+maybe_done(struct pe_ctx *ctx)
+{
+	const struct dnsbl *st = ctx->priv;
+	int listed = 0, temperror = 0;
+
+	if (pe_dns_pending(ctx) > 0)
+		return;
+	emit(ctx, 0);		/* the attempt's end reports them */
+	for (size_t i = 0; i < st->nd; i++) {
+		listed += st->d[i].listed && st->d[i].positive;
+		temperror += st->d[i].temperror;
+	}
+	snprintf(ctx->reason, sizeof(ctx->reason), "%s", st->nd == 0 ? "no-query" :
+	    listed ? "listed" : temperror ? "temperror" : "not-listed");
+	pe_ctx_step(ctx, PE_STEP_CLOSED);
+}
+
 /* the TXT record of a listing: into the result line's detail */
 static void
 txt_answer(struct pe_ctx *ctx, void *arg, int status, const unsigned char *abuf, int alen)
 {
-	const struct pe_dnsbl_site *s = &ctx->checks->sites[(size_t)arg & ~TXT_FLAG];
+	const struct pe_dnsbl_site *s = &ctx->checks->sites[(size_t)arg];
 	struct ares_txt_ext *txt = NULL;
 	char line[PE_DETAIL_MAX];
 	size_t at;
@@ -238,35 +295,44 @@ txt_answer(struct pe_ctx *ctx, void *arg, int status, const unsigned char *abuf,
 static void
 a_answer(struct pe_ctx *ctx, void *arg, int status, const unsigned char *abuf, int alen)
 {
-	size_t i = (size_t)arg;
-	const struct pe_dnsbl_site *s = &ctx->checks->sites[i];
 	struct dnsbl *st = ctx->priv;
+	struct dom *d = &st->d[(size_t)arg];
+	const struct pe_dnsbl_site *sites = ctx->checks->sites;
+	const char *dom = sites[d->first].domain;
 	struct ares_addrttl at[MAX_ADDRS];
-	int n = MAX_ADDRS, hit = -1;
+	int n = MAX_ADDRS;
 	char qname[256];
 
-	if (s->weight < 0)
+	d->answered = 1;
+	if (d->allow)
 		st->allow_pending--;
 	if (status == ARES_SUCCESS && ares_parse_a_reply(abuf, alen, NULL, at, &n) != ARES_SUCCESS)
 		status = ARES_EBADRESP;
 	if (status == ARES_SUCCESS) {
-		for (int k = 0; k < n && hit < 0; k++)
-			if (pe_dnsbl_match(s, (const unsigned char *)&at[k].ipaddr))
-				hit = k;
-		if (hit >= 0) {
-			pe_find(ctx, PE_F_DNSBL, s->weight, "dnsbl", "%s", s->domain);
-			pe_find_ttl(ctx, pe_dns_ttl(at[hit].ttl));
-			st->listed++;
-			if (pe_dnsbl_qname(ctx->client, s->domain, qname, sizeof(qname)) == 0)
-				pe_dns_query(ctx, qname, ns_t_txt, txt_answer, (void *)(i | TXT_FLAG));
+		d->ttl = PE_DNS_MAX_TTL;
+		for (size_t i = d->first; i < ctx->checks->nsites; i++) {
+			int hit = -1;
+			if (strcmp(sites[i].domain, dom) != 0)
+				continue;
+			for (int k = 0; k < n && hit < 0; k++)
+				if (pe_dnsbl_match(&sites[i], (const unsigned char *)&at[k].ipaddr))
+					hit = k;
+			if (hit < 0)
+				continue;
+			d->listed = 1;
+			d->weight += sites[i].weight;
+			d->positive |= sites[i].weight > 0;
+			if (pe_dns_ttl(at[hit].ttl) < d->ttl)
+				d->ttl = pe_dns_ttl(at[hit].ttl);
 		}
+		/* a listing's reason, not an allowlist's */
+		if (d->positive && pe_dnsbl_qname(ctx->client, dom, qname, sizeof(qname)) == 0)
+			pe_dns_query(ctx, qname, ns_t_txt, txt_answer, (void *)d->first);
 	} else if (status != ARES_ENOTFOUND && status != ARES_ENODATA) {
-		pe_find(ctx, PE_F_DNSBL, 0, "dnsbl", "%s:temperror", s->domain);
-		pe_find_ttl(ctx, PE_DNS_TEMP_TTL);
-		st->temperror++;
+		d->temperror = 1;
 	}
-	if (st->allow_pending == 0)
-		pe_find_commit(ctx);
+	if (st->allow_pending == 0 && pe_dns_pending(ctx) > 0)
+		emit(ctx, 1);	/* a listing need not wait for slower lists */
 	maybe_done(ctx);
 }
 
@@ -274,27 +340,50 @@ static void
 dnsbl_start(struct pe_ctx *ctx, struct evbuffer *out)
 {
 	struct dnsbl *st = ctx->priv;
+	const struct pe_dnsbl_site *sites = ctx->checks->sites;
 	char qname[256];
-	size_t sent = 0;
 
 	(void)out;
-	for (size_t i = 0; i < ctx->checks->nsites; i++)
-		if (pe_dnsbl_qname(ctx->client, ctx->checks->sites[i].domain, qname,
-		    sizeof(qname)) == 0 &&
-		    pe_dns_query(ctx, qname, ns_t_a, a_answer, (void *)i) == 0) {
-			sent++;
-			if (ctx->checks->sites[i].weight < 0)
-				st->allow_pending++;
-		}
-	if (sent == 0) {
-		snprintf(ctx->reason, sizeof(ctx->reason), "no-query");
-		pe_ctx_step(ctx, PE_STEP_CLOSED);
+	if (ctx->checks->nsites > 0 &&
+	    (st->d = calloc(ctx->checks->nsites, sizeof(*st->d))) == NULL) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "no-memory");
+		pe_ctx_step(ctx, PE_STEP_INCONCLUSIVE);
+		return;
 	}
+	for (size_t i = 0; i < ctx->checks->nsites; i++) {
+		size_t j;
+		for (j = 0; j < st->nd; j++)
+			if (strcmp(sites[st->d[j].first].domain, sites[i].domain) == 0)
+				break;
+		if (j == st->nd)
+			st->d[st->nd++].first = i;
+		st->d[j].allow |= sites[i].weight < 0;
+	}
+	for (size_t j = 0; j < st->nd; j++) {
+		if (pe_dnsbl_qname(ctx->client, sites[st->d[j].first].domain, qname,
+		    sizeof(qname)) < 0 || pe_dns_query(ctx, qname, ns_t_a, a_answer, (void *)j) < 0) {
+			st->d[j].answered = st->d[j].temperror = 1;	/* could not ask */
+			continue;
+		}
+		st->allow_pending += st->d[j].allow;
+	}
+	maybe_done(ctx);
+}
+
+static void
+dnsbl_cleanup(struct pe_ctx *ctx)
+{
+	struct dnsbl *st = ctx->priv;
+
+	free(st->d);
+	st->d = NULL;
 }
 
 const struct pe_kind pe_kind_dnsbl = {
 	.name = "dnsbl",
 	.flags = PE_K_TASK,
 	.priv_size = sizeof(struct dnsbl),
+	.dns_rounds = 2,		/* the A queries, then a listing's TXT */
 	.start = dnsbl_start,
+	.cleanup = dnsbl_cleanup,
 };

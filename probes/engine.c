@@ -146,6 +146,10 @@ pe_create(const struct pe_options *opt, pe_result_fn on_result, pe_done_fn on_do
 		pe_free(e);
 		return NULL;
 	}
+	{	/* load the public suffix list now, not in the loop's first check */
+		char d[16];
+		(void)pe_registrable_domain("example.org", d, sizeof(d));
+	}
 #ifdef HAVE_LIBEVENT_OPENSSL
 	/* a proxy's certificate proves nothing and is not checked: the nonce is
 	 * the proof */
@@ -280,7 +284,14 @@ pe_job_budget(const struct pe_engine *e, size_t ntests, const struct pe_timing *
 
 	for (int a = 1; a <= retries; a++)
 		t += pe_backoff(a);
-	return t;
+	/* the DNS checks' own deadlines may be longer than the timeout */
+	return t + (retries + 1) * pe_dns_bound(e, PE_DNS_ROUNDS_MAX);
+}
+
+double
+pe_dns_bound(const struct pe_engine *e, int rounds)
+{
+	return rounds * (e->opt.dns_timeout > 0 ? e->opt.dns_timeout : 3.0) + 1.0;
 }
 
 /* ... and with the longest possible wait in the queue before it: at most

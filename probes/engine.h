@@ -61,6 +61,7 @@ struct run {
 	size_t kept;			/* bytes left unconsumed in the input buffer */
 	size_t nfind;
 	size_t ncommitted;		/* find[] already in the job (pe_find_commit) */
+	int dropped;			/* the last pe_find found no room */
 	LIST_HEAD(, pe_dnsq) dnsq;	/* DNS queries out (resolver.c) */
 	int ndnsq;
 	struct pe_ctx ctx;
@@ -120,6 +121,7 @@ struct job {
 	char egress[PE_ADDRSTR_MAX];
 	size_t nfind;
 	struct pe_finding *find;	/* PE_JOB_FINDINGS, allocated at the first */
+	uint32_t *find_test;		/* ... the test each came from */
 };
 
 TAILQ_HEAD(jobq, job);
@@ -196,6 +198,11 @@ void pe_mwait_add(struct run *);
 void pe_mwait_del(struct run *);
 void pe_confirms_run(struct pe_engine *, struct confirm *);
 void pe_confirms_free(struct confirm *);
+
+/* the deadline of an attempt whose DNS queries wait for each other
+ * (pe_kind.dns_rounds, at most PE_DNS_ROUNDS_MAX) */
+#define PE_DNS_ROUNDS_MAX 4
+double pe_dns_bound(const struct pe_engine *, int rounds);
 
 /* resolver.c */
 struct pe_dns;

@@ -35,7 +35,7 @@
 #include "spf.h"
 
 #define MAX_NAMES 4
-#define MAX_MX 5
+#define MAX_MX 10		/* RFC 7208 4.6.4: an mx mechanism looks at 10 */
 #define MAX_ADDRS 16
 #define SPF_MAX 1024
 #define NAME_MAX_LEN 254
@@ -47,9 +47,10 @@ struct fc {
 	unsigned char client[16];	/* ::ffff:a.b.c.d for IPv4 */
 	char names[MAX_NAMES][NAME_MAX_LEN];
 	int nnames, matched, ftemp;
+	long ttl;			/* the smallest TTL of the PTR and A answers */
 	char domain[NAME_MAX_LEN];
 	int mxstate, mxself, mxtemp;	/* mxstate: 0 none, 1 hosts, -1 failed */
-	unsigned char mxaddr[MAX_ADDRS][16];
+	unsigned char mxaddr[2 * MAX_ADDRS][16];
 	size_t nmxaddr;
 	int spfstate;			/* 0 none, 1 one record, -1 temperror, -2 several */
 	char spf[SPF_MAX + 1];
@@ -73,9 +74,18 @@ host_name_ok(const char *n)
 	return 1;
 }
 
-/* the addresses of an A or AAAA answer, as 16 bytes; the count */
+static void
+ttl_seen(struct fc *s, long ttl)
+{
+	if (s->ttl == 0 || ttl < s->ttl)
+		s->ttl = ttl < 1 ? 1 : ttl;
+}
+
+/* the addresses of an A or AAAA answer, as 16 bytes; the count; their
+ * smallest TTL into *ttl when not NULL */
 static size_t
-addrs_of(const unsigned char *abuf, int alen, int family, unsigned char (*out)[16], size_t max)
+addrs_of(const unsigned char *abuf, int alen, int family, unsigned char (*out)[16], size_t max,
+    struct fc *ttl)
 {
 	int n = MAX_ADDRS;
 	size_t k = 0;
@@ -88,13 +98,18 @@ addrs_of(const unsigned char *abuf, int alen, int family, unsigned char (*out)[1
 			memset(out[k], 0, 10);
 			out[k][10] = out[k][11] = 0xff;
 			memcpy(out[k] + 12, &a[i].ipaddr, 4);
+			if (ttl != NULL)
+				ttl_seen(ttl, a[i].ttl);
 		}
 	} else {
 		struct ares_addr6ttl a[MAX_ADDRS];
 		if (ares_parse_aaaa_reply(abuf, alen, NULL, a, &n) != ARES_SUCCESS)
 			return 0;
-		for (int i = 0; i < n && k < max; i++, k++)
+		for (int i = 0; i < n && k < max; i++, k++) {
 			memcpy(out[k], &a[i].ip6addr, 16);
+			if (ttl != NULL)
+				ttl_seen(ttl, a[i].ttl);
+		}
 	}
 	return k;
 }
@@ -116,13 +131,14 @@ finish(struct pe_ctx *ctx)
 		pe_find(ctx, PE_F_WEAK, 0, "mx", s->mxstate < 0 ? "temperror" : "none");
 	if (s->spfstate == 1) {
 		struct pe_spf_in in = { .domain = s->domain, .a = s->aaddr, .na = s->naaddr,
-			.mx = s->mxaddr, .nmx = s->nmxaddr };
+			.a_failed = s->astate < 0, .mx = s->mxaddr, .nmx = s->nmxaddr,
+			.mx_failed = s->mxstate < 0 || s->mxtemp };
 		memcpy(in.client, s->client, 16);
-		pe_find(ctx, PE_F_WEAK, 0, "spf", "%s", s->astate < 0 ? "temperror" :
-		    pe_spf_name(pe_spf_eval(s->spf, &in)));
+		pe_find(ctx, PE_F_WEAK, 0, "spf", "%s", pe_spf_name(pe_spf_eval(s->spf, &in)));
 	} else {
 		pe_find(ctx, PE_F_WEAK, 0, "spf", "%s", pe_spf_name(s->spfstate == -1 ?
-		    PE_SPF_TEMPERROR : s->spfstate == -2 ? PE_SPF_PERMERROR : PE_SPF_NONE));
+		    PE_SPF_TEMPERROR : s->spfstate == -2 ? PE_SPF_PERMERROR :
+		    s->spfstate == -3 ? PE_SPF_UNKNOWN : PE_SPF_NONE));
 	}
 	pe_ctx_step(ctx, PE_STEP_CLOSED);
 }
@@ -143,12 +159,14 @@ confirmed(struct pe_ctx *ctx)
 			snprintf(ctx->reason, sizeof(ctx->reason), "temperror");
 		} else {
 			pe_find(ctx, PE_F_WEAK, ctx->checks->w_fcrdns_fail, "fcrdns", "fail");
+			pe_find_ttl(ctx, pe_dns_ttl(s->ttl));
 			snprintf(ctx->reason, sizeof(ctx->reason), "fail");
 		}
 		pe_ctx_step(ctx, PE_STEP_CLOSED);
 		return;
 	}
 	pe_find(ctx, PE_F_WEAK, 0, "fcrdns", "pass");
+	pe_find_ttl(ctx, pe_dns_ttl(s->ttl));
 	snprintf(ctx->reason, sizeof(ctx->reason), "pass");
 	pe_detail_add(ctx, s->names[s->matched], strlen(s->names[s->matched]));
 	if (pe_registrable_domain(s->names[s->matched], d, sizeof(d)) < 0) {
@@ -156,7 +174,10 @@ confirmed(struct pe_ctx *ctx)
 		return;
 	}
 	memcpy(s->domain, d, sizeof(d));
-	pe_find(ctx, PE_F_WEAK, 0, "domain", "%s", d);
+	/* a value cut short would fail the HELO check: a longer domain is not
+	 * shown (and no HELO is compared with it) */
+	if (strlen(d) < PE_FINDING_VALUE_MAX)
+		pe_find(ctx, PE_F_WEAK, 0, "domain", "%s", d);
 	if (!ctx->checks->guess_domain) {
 		pe_ctx_step(ctx, PE_STEP_CLOSED);
 		return;
@@ -166,7 +187,7 @@ confirmed(struct pe_ctx *ctx)
 	if (pe_dns_query(ctx, d, ns_t_txt, guess_answer, (void *)(size_t)Q_TXT) < 0)
 		s->spfstate = -1;
 	if (pe_dns_pending(ctx) == 0)
-		pe_ctx_step(ctx, PE_STEP_CLOSED);
+		finish(ctx);
 }
 
 static void
@@ -225,7 +246,7 @@ txt_answer(struct pe_ctx *ctx, struct fc *s, int status, const unsigned char *ab
 			if (pe_spf_is_record(rec, at)) {
 				found++;
 				if (over)
-					s->spfstate = -2;
+					s->spfstate = -3;	/* not evaluated */
 				else
 					memcpy(s->spf, rec, at + 1);
 			}
@@ -268,12 +289,12 @@ guess_answer(struct pe_ctx *ctx, void *arg, int status, const unsigned char *abu
 		txt_answer(ctx, s, status, abuf, alen);
 	} else if (what == Q_A) {
 		if (status == ARES_SUCCESS)
-			s->naaddr = addrs_of(abuf, alen, s->family, s->aaddr, MAX_ADDRS);
+			s->naaddr = addrs_of(abuf, alen, s->family, s->aaddr, MAX_ADDRS, NULL);
 		else if (status != ARES_ENOTFOUND && status != ARES_ENODATA)
 			s->astate = -1;
 	} else if (status == ARES_SUCCESS) {	/* an MX host's addresses */
 		size_t n = addrs_of(abuf, alen, s->family, s->mxaddr + s->nmxaddr,
-		    MAX_ADDRS - s->nmxaddr);
+		    2 * MAX_ADDRS - s->nmxaddr, NULL);
 		for (size_t i = 0; i < n; i++)
 			if (memcmp(s->mxaddr[s->nmxaddr + i], s->client, 16) == 0)
 				s->mxself = 1;
@@ -294,7 +315,7 @@ fwd_answer(struct pe_ctx *ctx, void *arg, int status, const unsigned char *abuf,
 	size_t n;
 
 	if (status == ARES_SUCCESS) {
-		n = addrs_of(abuf, alen, s->family, a, MAX_ADDRS);
+		n = addrs_of(abuf, alen, s->family, a, MAX_ADDRS, s);
 		for (size_t k = 0; k < n; k++)
 			if (memcmp(a[k], s->client, 16) == 0 && (s->matched < 0 || i < s->matched))
 				s->matched = i;
@@ -374,6 +395,9 @@ ptr_names(struct fc *s, const unsigned char *abuf, int alen)
 		if (type == ns_t_ptr && ares_expand_name(p, abuf, alen, &name, &len) == ARES_SUCCESS) {
 			add_name(s, name);
 			ares_free_string(name);
+			/* the TTL: 32 bits after the type and the class */
+			ttl_seen(s, (long)((uint32_t)be16(p - NS_RRFIXEDSZ + 4) << 16 |
+			    be16(p - NS_RRFIXEDSZ + 6)) & 0x7fffffffL);
 		}
 		p += rdlen;
 	}
@@ -456,6 +480,7 @@ const struct pe_kind pe_kind_fcrdns = {
 	.name = "fcrdns",
 	.flags = PE_K_TASK,
 	.priv_size = sizeof(struct fcrdns),
+	.dns_rounds = 4,		/* PTR, A, MX and TXT, an MX host's A */
 	.start = fcrdns_start,
 	.cleanup = fcrdns_cleanup,
 };

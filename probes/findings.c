@@ -116,7 +116,7 @@ pe_find(struct pe_ctx *ctx, enum pe_fclass fc, int weight, const char *name,
 	 * room; the result line then shows the later findings only */
 	if (r->nfind >= PE_RUN_FINDINGS && r->ncommitted == r->nfind)
 		r->nfind = r->ncommitted = 0;
-	if (r->nfind >= PE_RUN_FINDINGS)
+	if ((r->dropped = r->nfind >= PE_RUN_FINDINGS))
 		return;
 	f = &r->find[r->nfind++];
 	f->fclass = fc;
@@ -138,7 +138,7 @@ pe_find_ttl(struct pe_ctx *ctx, int ttl)
 {
 	struct run *r = ctx->run;
 
-	if (r != NULL && r->nfind > 0)
+	if (r != NULL && r->nfind > 0 && !r->dropped)
 		r->find[r->nfind - 1].ttl = ttl;
 }
 
@@ -162,32 +162,41 @@ pe_run_findings_commit(struct run *r)
 {
 	struct job *j = r->t->job;
 	size_t from = r->ncommitted;
+	uint32_t test = (uint32_t)(r->t - j->tests);
 
 	r->ncommitted = r->nfind;
 	if (from >= r->nfind)
 		return;
-	if (j->find == NULL && (j->find = calloc(PE_JOB_FINDINGS, sizeof(*j->find))) == NULL)
+	if (j->find == NULL && ((j->find = calloc(PE_JOB_FINDINGS, sizeof(*j->find))) == NULL ||
+	    (j->find_test = calloc(PE_JOB_FINDINGS, sizeof(*j->find_test))) == NULL)) {
+		free(j->find);
+		j->find = NULL;
 		return;		/* out of memory: the findings are lost, the test's result stays */
+	}
 	for (size_t i = from; i < r->nfind && j->nfind < PE_JOB_FINDINGS; i++) {
 		size_t k;
+		/* what an earlier attempt of this test committed (a retry
+		 * finds it again) counts once */
 		for (k = 0; k < j->nfind; k++)
-			if (strcmp(j->find[k].name, r->find[i].name) == 0 &&
+			if (j->find_test[k] == test && strcmp(j->find[k].name, r->find[i].name) == 0 &&
 			    strcmp(j->find[k].value, r->find[i].value) == 0)
 				break;
-		if (k == j->nfind)
+		if (k == j->nfind) {
+			j->find_test[j->nfind] = test;
 			j->find[j->nfind++] = r->find[i];
+		}
 	}
 }
 
 void
-pe_find_commit(struct pe_ctx *ctx)
+pe_find_commit(struct pe_ctx *ctx, int announce)
 {
 	struct run *r = ctx->run;
 
 	if (r == NULL || r->ncommitted >= r->nfind)
 		return;
 	pe_run_findings_commit(r);
-	if (!r->t->job->ending)
+	if (announce && !r->t->job->ending)
 		pe_job_provisional(r->t->job);
 }
 

@@ -73,6 +73,10 @@ struct pe_kind {
 	size_t priv_size;		/* private state per attempt */
 	size_t read_cap;		/* bytes read per attempt; 0: the engine's */
 	double timeout;			/* cap on the attempt's deadline; 0: the request's */
+	int dns_rounds;			/* DNS kinds: queries that wait for each other;
+					 * the deadline is then that many dns.timeout
+					 * (+1 s), whatever the request's: a query's
+					 * own timeout always ends it first */
 	/* connected (stream) or started (task; out is NULL): begin */
 	void (*start)(struct pe_ctx *, struct evbuffer *out);
 	/* bytes arrived: consume what belongs to the protocol, maybe write more */
@@ -100,10 +104,11 @@ void pe_find(struct pe_ctx *, enum pe_fclass, int weight, const char *name,
 /* the ttl (seconds) of the last finding this attempt recorded */
 void pe_find_ttl(struct pe_ctx *, int ttl);
 /* the findings so far count now, whatever the attempt's end (a DNS answer
- * is a fact even when another query of the attempt times out): a class
- * they make goes out at once, provisionally.  A finding the request
- * already has (same name and value, a retry's) is not added twice. */
-void pe_find_commit(struct pe_ctx *);
+ * is a fact even when another query of the attempt times out), and make
+ * room for more; announce: a class they make goes out at once,
+ * provisionally.  A finding an earlier attempt of this test committed
+ * (a retry's) is not added twice. */
+void pe_find_commit(struct pe_ctx *, int announce);
 /* task kinds: the attempt ends with this step (from the kind's own events) */
 void pe_ctx_step(struct pe_ctx *, enum pe_step);
 

@@ -52,6 +52,7 @@ static void
 job_free(struct job *j)
 {
 	free(j->find);
+	free(j->find_test);
 	free(j->privs);
 	free(j->runs);
 	free(j->tests);

@@ -10,7 +10,7 @@
  */
 #include "config.h"
 #include <string.h>
-#include "pe_int.h"
+#include "engine.h"
 
 /* the table: a kind's row is its name here (probes/<name>.c defines
  * pe_kind_<name>); the row declares it and lists it */
@@ -90,7 +90,8 @@ pe_kind_register(const struct pe_kind *k)
 	if (nextra >= MAX_EXTRA || k->name == NULL || strlen(k->name) >= PE_PROTO_NAME_MAX ||
 	    pe_kind_find(k->name) != NULL || k->start == NULL ||
 	    (!(k->flags & PE_K_TASK) && k->on_read == NULL) ||
-	    ((k->flags & PE_K_TASK) && (k->flags & (PE_K_PROXY | PE_K_TLS))))
+	    ((k->flags & PE_K_TASK) && (k->flags & (PE_K_PROXY | PE_K_TLS))) ||
+	    k->dns_rounds < 0 || k->dns_rounds > PE_DNS_ROUNDS_MAX)
 		return -1;
 	extra[nextra++] = k;
 	return 0;

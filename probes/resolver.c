@@ -32,6 +32,8 @@ struct pe_dnsq {
 	pe_dns_fn fn;
 	void *arg;
 	int status;			/* deferred: the answer to deliver */
+	unsigned char *abuf;		/* ... its copy */
+	int alen;
 	struct event tmo;		/* dns.timeout */
 	LIST_ENTRY(pe_dnsq) link;	/* in run->dnsq */
 	TAILQ_ENTRY(pe_dnsq) later;	/* in d->deferred */
@@ -172,7 +174,15 @@ answer_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 	(void)timeouts;
 	if (q->d->sending && !q->d->closing) {	/* from inside ares_query */
-		q->status = status == ARES_SUCCESS ? ARES_EBADRESP : status;
+		q->status = status;
+		/* newer c-ares answer from their cache at once: keep it */
+		if (status == ARES_SUCCESS && alen > 0 &&
+		    (q->abuf = malloc((size_t)alen)) != NULL) {
+			memcpy(q->abuf, abuf, (size_t)alen);
+			q->alen = alen;
+		} else if (status == ARES_SUCCESS) {
+			q->status = ARES_ENOMEM;
+		}
 		TAILQ_INSERT_TAIL(&q->d->deferred, q, later);
 		event_active(&q->d->defer, EV_TIMEOUT, 1);
 		return;
@@ -191,7 +201,8 @@ defer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while ((q = TAILQ_FIRST(&d->deferred)) != NULL) {
 		TAILQ_REMOVE(&d->deferred, q, later);
-		deliver(q, q->status, NULL, 0);
+		deliver(q, q->status, q->abuf, q->alen);
+		free(q->abuf);
 		free(q);
 	}
 }
@@ -221,8 +232,16 @@ pe_dns_new(struct pe_engine *e, char *err, size_t errlen)
 	o.tries = 2;
 	ms = (int)(timeout * 1000.0 / 3.0);
 	o.timeout = ms < 100 ? 100 : ms;
+#ifdef ARES_OPT_QUERY_CACHE
+	/* c-ares >= 1.23 caches answers: the TTLs are the checks' business */
+	o.qcache_max_ttl = 0;
+#define PE_ARES_QCACHE ARES_OPT_QUERY_CACHE
+#else
+#define PE_ARES_QCACHE 0
+#endif
 	if ((rc = ares_init_options(&d->ch, &o,
-	    ARES_OPT_SOCK_STATE_CB | ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS)) != ARES_SUCCESS) {
+	    ARES_OPT_SOCK_STATE_CB | ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS | PE_ARES_QCACHE)) !=
+	    ARES_SUCCESS) {
 		snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
 		free(d);
 		return NULL;
@@ -253,6 +272,7 @@ pe_dns_free(struct pe_dns *d)
 	while ((q = TAILQ_FIRST(&d->deferred)) != NULL) {
 		TAILQ_REMOVE(&d->deferred, q, later);
 		evtimer_del(&q->tmo);
+		free(q->abuf);
 		free(q);
 	}
 	while (d->socks != NULL) {

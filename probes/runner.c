@@ -574,7 +574,10 @@ pe_test_start(struct test *t)
 		test_fail_soon(r, PE_CLOSED, "no-ipv4-target");
 		return;
 	}
-	limit = k->timeout > 0 && k->timeout < j->tm.timeout ? k->timeout : j->tm.timeout;
+	if (k->dns_rounds > 0)
+		limit = pe_dns_bound(e, k->dns_rounds);
+	else
+		limit = k->timeout > 0 && k->timeout < j->tm.timeout ? k->timeout : j->tm.timeout;
 	r->deadline = r->started + limit;
 	if (k->flags & PE_K_TASK) {
 		tv = pe_tv(limit);

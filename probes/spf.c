@@ -126,7 +126,8 @@ qualified(char q)
 	}
 }
 
-/* one mechanism: 1 match, 0 no match, -1 cannot say (unknown), -2 bad */
+/* one mechanism: 1 match, 0 no match, -1 cannot say (unknown), -2 bad,
+ * -3 its data could not be had (temperror, RFC 7208 5.4, 5.3) */
 static int
 mechanism(const char *t, const struct pe_spf_in *in, int *needs_a)
 {
@@ -168,6 +169,8 @@ mechanism(const char *t, const struct pe_spf_in *in, int *needs_a)
 			return -1;
 		if (!mx && needs_a != NULL)
 			*needs_a = 1;
+		if (mx ? in->mx_failed : in->a_failed)
+			return -3;
 		return mx ? in_list(in->client, in->mx, in->nmx, c4, c6) :
 		    in_list(in->client, in->a, in->na, c4, c6);
 	}
@@ -213,6 +216,8 @@ walk(const char *rec, const struct pe_spf_in *in, int evaluate, int *needs_a)
 			continue;
 		if (rc == -1)
 			return PE_SPF_UNKNOWN;
+		if (rc == -3)
+			return PE_SPF_TEMPERROR;
 		if (rc == 1)
 			return qualified(q);
 	}

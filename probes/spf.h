@@ -26,8 +26,10 @@ struct pe_spf_in {
 	unsigned char client[16];
 	const unsigned char (*a)[16];		/* the domain's A or AAAA */
 	size_t na;
+	int a_failed;				/* ... could not be had: temperror */
 	const unsigned char (*mx)[16];		/* its MX hosts' addresses */
 	size_t nmx;
+	int mx_failed;				/* ... could not all be had */
 };
 
 /* is rec an SPF record ("v=spf1" then a space or its end)? */

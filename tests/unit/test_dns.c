@@ -250,6 +250,8 @@ addr16(const char *s, unsigned char out[16])
 	}
 }
 
+static int spf_a_failed, spf_mx_failed;	/* the next spf()'s lookups failed */
+
 /* evaluate rec for client with the domain's A and MX addresses (NULL-ended) */
 static enum pe_spf
 spf(const char *rec, const char *client, const char *const *a, const char *const *mx)
@@ -269,6 +271,8 @@ spf(const char *rec, const char *client, const char *const *a, const char *const
 	in.na = na;
 	in.mx = (const unsigned char (*)[16])mm;
 	in.nmx = nmx;
+	in.a_failed = spf_a_failed;
+	in.mx_failed = spf_mx_failed;
 	return pe_spf_eval(rec, &in);
 }
 
@@ -285,6 +289,17 @@ spf_eval(void)
 	size_t at;
 
 	SPF("v=spf1 ip4:192.0.2.10 -all", c4, NULL, NULL, PE_SPF_PASS, "spf: ip4 exact: pass");
+	spf_mx_failed = 1;
+	SPF("v=spf1 mx -all", c4, NULL, NULL, PE_SPF_TEMPERROR, "spf: mx whose lookup failed: temperror, not fail");
+	SPF("v=spf1 ip4:192.0.2.10 mx -all", c4, NULL, NULL, PE_SPF_PASS,
+	    "spf: a match before the failed mx: pass");
+	spf_mx_failed = 0;
+	spf_a_failed = 1;
+	SPF("v=spf1 a ~all", c4, NULL, NULL, PE_SPF_TEMPERROR, "spf: a whose lookup failed: temperror");
+	SPF("v=spf1 ip4:192.0.2.10 a -all", c4, NULL, NULL, PE_SPF_PASS, "spf: a match before the failed a: pass");
+	spf_a_failed = 0;
+	SPF("v=spf1 ip4:192.0.2.10 foo:bar", c4, NULL, NULL, PE_SPF_PERMERROR,
+	    "spf: a bad term after the match: permerror (the whole record is checked first)");
 	SPF("v=spf1 ip4:192.0.2.11 -all", c4, NULL, NULL, PE_SPF_FAIL, "spf: ip4 another: -all: fail");
 	SPF("v=spf1 ip4:192.0.2.0/24 -all", c4, NULL, NULL, PE_SPF_PASS, "spf: ip4/24: pass");
 	SPF("v=spf1 ip4:192.0.2.8/30 -all", c4, NULL, NULL, PE_SPF_PASS, "spf: ip4/30 around .10: pass");
@@ -388,7 +403,7 @@ spf_eval(void)
 
 static struct dnsfake *df;
 static struct pe_engine *eng;
-static struct pe_dnsbl_site sites[4];
+static struct pe_dnsbl_site sites[12];
 static struct pe_checks ck;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -461,7 +476,7 @@ set_sites(const char *const *specs, size_t n)
 	for (size_t i = 0; i < ck.nsites; i++)
 		pe_dnsbl_site_free(&sites[i]);
 	ck.nsites = 0;
-	for (size_t i = 0; i < n && i < 4; i++) {
+	for (size_t i = 0; i < n && i < sizeof(sites) / sizeof(sites[0]); i++) {
 		if (pe_dnsbl_parse(specs[i], &sites[i], err, sizeof(err)) < 0) {
 			printf("# %s\n", err);
 			abort();
@@ -682,6 +697,38 @@ dnsbl_engine(void)
 	T_OK(o.v == PE_V_LISTED && strcmp(o.findings, "dnsbl=bl.example(3)") == 0,
 	    "dnsbl: v4-mapped client listed (IPv4 query)");
 
+	/* two sites of one domain (postscreen adds both up): one query */
+	{
+		static const char *const two[] = { "zen.example=127.0.0.2*3", "zen.example=127.0.0.[4..7]*2" };
+		e = ROW(rev("192.0.2.14", "zen.example"), ns_t_a, DF_REPLY, 0);
+		df_a(e, NULL, 3600, "127.0.0.2");
+		df_a(e, NULL, 3600, "127.0.0.4");
+		set_sites(two, 2);
+		df_get_stats(df, &st0);
+		run("192.0.2.14", "dnsbl", &o);
+		df_get_stats(df, &st1);
+		T_OK(o.v == PE_V_LISTED && o.score == 5 && strcmp(o.findings, "dnsbl=zen.example(5)") == 0,
+		    "dnsbl: two sites of one domain both match: their weights add up (5)");
+		T_OK(st1.udp - st0.udp == 2, "dnsbl: ... one A query for both (and the TXT)");
+	}
+	/* nine lists listing, a slow allowlist: every one counts */
+	{
+		static const char *const nine[] = { "b1.example", "b2.example", "b3.example", "b4.example",
+			"b5.example", "b6.example", "b7.example", "b8.example", "b9.example", "w.example*-1" };
+		char d[16];
+		for (int i = 1; i <= 9; i++) {
+			snprintf(d, sizeof(d), "b%d.example", i);
+			df_a(ROW(rev("192.0.2.15", d), ns_t_a, DF_REPLY, 0), NULL, 86400, "127.0.0.2");
+		}
+		ROW(rev("192.0.2.15", "w.example"), ns_t_a, DF_SERVFAIL, 100);
+		set_sites(nine, 10);
+		run("192.0.2.15", "dnsbl", &o);
+		T_OK(o.v == PE_V_LISTED && o.score == 9, "dnsbl: nine listings beside a slow allowlist: score 9");
+		T_OK(o.ttl == PE_DNS_TEMP_TTL, "dnsbl: ... the allowlist's temperror bounds the ttl (60)");
+		T_OK(strstr(o.findings, "dnsbl=b9.example(1)") != NULL &&
+		    strstr(o.findings, "dnsbl=w.example:temperror") != NULL, "dnsbl: ... the ninth and the temperror kept");
+	}
+
 	set_sites(NULL, 0);
 	run("192.0.2.1", "dnsbl", &o);
 	T_OK(o.v == PE_V_CLEAN && o.findings[0] == '\0' && strcmp(o.dreason, "no-query") == 0,
@@ -833,15 +880,17 @@ fcrdns_engine(void)
 	T_STREQ(o.findings, "fcrdns=pass domain=example.org mx=other spf=fail",
 	    "fcrdns: IPv6 (ip6.arpa, AAAA; the MX and the domain have no AAAA)");
 
-	/* the attempt's deadline (0.2 s) before dns.timeout (0.3 s): it ends
-	 * inconclusive with its query still out; the late end of that query
-	 * must not reach the next attempt in the same run slot */
+	/* a request timeout (0.2 s) shorter than dns.timeout (0.3 s): a DNS
+	 * check's deadline is its own (dns_rounds x dns.timeout), so the query's
+	 * timeout ends it, a temperror; c-ares still tries the dropped query
+	 * after that, and its late end must not reach the next attempt in the
+	 * same run slot */
 	ROW(rev("192.0.2.39", "in-addr.arpa"), ns_t_ptr, DF_DROP, 0);
 	req_timeout = 0.2;
 	run("192.0.2.39", "fcrdns", &o);
 	req_timeout = 3.0;
-	T_OK(o.v == PE_V_ERROR && strcmp(o.reason, "inconclusive") == 0 && o.findings[0] == '\0',
-	    "fcrdns: the attempt's deadline before the DNS timeout: error, inconclusive, no finding");
+	T_OK(o.v == PE_V_CLEAN && strcmp(o.findings, "fcrdns=temperror") == 0,
+	    "fcrdns: a request timeout below dns.timeout does not cut the DNS check");
 	run("192.0.2.20", "fcrdns", &o);
 	T_STREQ(o.findings, "fcrdns=pass domain=example.org mx=self spf=pass",
 	    "fcrdns: the next request after it is not disturbed by the late query");
