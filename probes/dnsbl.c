@@ -225,18 +225,19 @@ struct dnsbl {
 };
 
 /* the answered domains' findings, each committed at once (no cap on how
- * many lists count); announce: a class they make goes out now */
+ * many lists count); announce: the class they make together goes out now */
 static void
 emit(struct pe_ctx *ctx, int announce)
 {
 	struct dnsbl *st = ctx->priv;
 	const char *dom;
+	int any = 0;
 
 	for (size_t i = 0; i < st->nd; i++) {
 		struct dom *d = &st->d[i];
 		if (!d->answered || d->emitted || (!d->listed && !d->temperror))
 			continue;
-		d->emitted = 1;
+		d->emitted = any = 1;
 		dom = ctx->checks->sites[d->first].domain;
 		if (d->listed) {
 			pe_find(ctx, PE_F_DNSBL, d->weight, "dnsbl", "%s", dom);
@@ -245,8 +246,10 @@ emit(struct pe_ctx *ctx, int announce)
 			pe_find(ctx, PE_F_DNSBL, 0, "dnsbl", "%s:temperror", dom);
 			pe_find_ttl(ctx, PE_DNS_TEMP_TTL);
 		}
-		pe_find_commit(ctx, announce);
+		pe_find_commit(ctx, 0);
 	}
+	if (any && announce)
+		pe_find_commit(ctx, 1);
 }
 
 /* every answer is in: the last findings, and the reason word */

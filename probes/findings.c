@@ -193,7 +193,7 @@ pe_find_commit(struct pe_ctx *ctx, int announce)
 {
 	struct run *r = ctx->run;
 
-	if (r == NULL || r->ncommitted >= r->nfind)
+	if (r == NULL)
 		return;
 	pe_run_findings_commit(r);
 	if (announce && !r->t->job->ending)

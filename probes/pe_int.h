@@ -105,8 +105,8 @@ void pe_find(struct pe_ctx *, enum pe_fclass, int weight, const char *name,
 void pe_find_ttl(struct pe_ctx *, int ttl);
 /* the findings so far count now, whatever the attempt's end (a DNS answer
  * is a fact even when another query of the attempt times out), and make
- * room for more; announce: a class they make goes out at once,
- * provisionally.  A finding an earlier attempt of this test committed
+ * room for more; announce: the class the request's findings make goes out
+ * at once, provisionally, if it is new and above clean.  A finding an earlier attempt of this test committed
  * (a retry's) is not added twice. */
 void pe_find_commit(struct pe_ctx *, int announce);
 /* task kinds: the attempt ends with this step (from the kind's own events) */

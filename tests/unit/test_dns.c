@@ -697,6 +697,19 @@ dnsbl_engine(void)
 	T_OK(o.v == PE_V_LISTED && strcmp(o.findings, "dnsbl=bl.example(3)") == 0,
 	    "dnsbl: v4-mapped client listed (IPv4 query)");
 
+	/* a listing, a slower allowlist that outweighs it, and a dead list that
+	 * keeps the check open: the allowlist's answer announces the class of
+	 * both together, never the listing alone */
+	{
+		static const char *const three[] = { "bl.example*2", "wl.example*-5", "dead.example" };
+		df_a(ROW(rev("192.0.2.16", "bl.example"), ns_t_a, DF_REPLY, 0), NULL, 600, "127.0.0.2");
+		df_a(ROW(rev("192.0.2.16", "wl.example"), ns_t_a, DF_REPLY, 100), NULL, 600, "127.0.0.2");
+		ROW(rev("192.0.2.16", "dead.example"), ns_t_a, DF_DROP, 0);
+		set_sites(three, 3);
+		run("192.0.2.16", "dnsbl", &o);
+		T_OK(o.prov_listed == 0 && o.v == PE_V_CLEAN && o.score == -3,
+		    "dnsbl: an allowlist answering while another list is out: never listed, clean -3");
+	}
 	/* two sites of one domain (postscreen adds both up): one query */
 	{
 		static const char *const two[] = { "zen.example=127.0.0.2*3", "zen.example=127.0.0.[4..7]*2" };
