@@ -106,6 +106,7 @@ static void
 start_probe(struct sess *s)
 {
 	struct preq *q = calloc(1, sizeof(*q));
+	struct pe_timing tm;
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct lb l;
@@ -125,8 +126,12 @@ start_probe(struct sess *s)
 	lb_kvf(&l, "deadline", "%.1fs", pe_job_budget(pm.engine, s->cf->probe.ntests,
 	    &s->cf->probe.timing));
 	lb_emit(&l, LOG_INFO);
+	tm = s->cf->probe.timing;
+	/* connect_back's EHLO name: the configured one, else the MTA's (j) */
+	snprintf(tm.helo, sizeof(tm.helo), "%s", s->cf->connect_back.helo_name[0] != '\0' ?
+	    s->cf->connect_back.helo_name : s->mta[0] != '\0' ? s->mta : pm.hostname);
 	if (pe_submit(pm.engine, (struct sockaddr *)&ss, sl, s->cf->probe.tests,
-	    s->cf->probe.ntests, &s->cf->probe.timing, PE_F_STOP_ON_OPEN, q) == 0) {
+	    s->cf->probe.ntests, &tm, PE_F_STOP_ON_OPEN, q) == 0) {
 		PM_COUNT(probed);
 		return;
 	}
@@ -307,8 +312,8 @@ pm_helo(SMFICTX *ctx, char *helo)
 	 * before proves it; the session itself is treated like any other
 	 * (our probe says QUIT; anybody else meets the policy as usual).
 	 */
-	if (s->cf->probe.target_kind == PE_TARGET_MTA && helo != NULL &&
-	    pe_nonce_find(helo, strlen(helo)) >= 0) {
+	if ((s->cf->probe.target_kind == PE_TARGET_MTA || s->cf->connect_back.enable) &&
+	    helo != NULL && pe_nonce_find(helo, strlen(helo)) >= 0) {
 		int r = s->have_addr ? pe_confirm(pm.engine, helo, s->addr) : -1;
 		sess_line(&l, s, "probe-confirm");
 		lb_kv(&l, "client", s->client);

@@ -22,7 +22,11 @@ static const char *const dns_keys[] = {
 };
 static const char *const geoip_keys[] = { "database", NULL };
 static const char *const score_keys[] = {
-	"fcrdns_fail", "fcrdns_none", "helo_mismatch", "netbios", "suspect_threshold", NULL
+	"fcrdns_fail", "fcrdns_none", "helo_mismatch", "banner_mismatch", "netbios",
+	"suspect_threshold", NULL
+};
+static const char *const cb_keys[] = {
+	"enable", "port", "timeout", "helo_name", "relay_test", "relay_address", NULL
 };
 
 void
@@ -40,6 +44,58 @@ confrep_defaults(struct cg_ctx *c, struct pm_config *cf)
 	cf->checks.guess_domain = 1;
 	cf->checks.rules.dnsbl_threshold = 1;
 	cf->checks.rules.suspect_threshold = 3;
+	cf->checks.w_banner_mismatch = 1;
+	cf->connect_back.port = 25;
+	cf->connect_back.timeout = 10.0;
+	cf->checks.cb_timeout = 10.0;
+	cf->connect_back.helo_name = cg_strdup(c, "");
+	cf->connect_back.relay_test = cg_strdup(c, "none");
+	cf->connect_back.relay_address = cg_strdup(c, "");
+}
+
+/* connect_back: relay_test and relay_address go together; the address
+ * must be ours (the probe's RCPT is local+NONCE@domain) */
+static void
+load_connect_back(struct cg_ctx *c, struct pm_config *cf, config_setting_t *g)
+{
+	const char *ra, *at;
+	int v = 0;
+
+	cg_check_known(c, g, cb_keys, "connect_back.");
+	cg_get_bool(c, g, "enable", &cf->connect_back.enable);
+	cg_get_int(c, g, "port", &cf->connect_back.port, 1, 65535);
+	cg_get_num(c, g, "timeout", &cf->connect_back.timeout, 1.0, 120);
+	cf->checks.cb_timeout = cf->connect_back.timeout;
+	cg_get_str(c, g, "helo_name", &cf->connect_back.helo_name);
+	cg_get_enum(c, g, "relay_test", (const char *const[]){ "none", "rcpt" }, 2, &v);
+	free(cf->connect_back.relay_test);
+	cf->connect_back.relay_test = cg_strdup(c, v == 1 ? "rcpt" : "none");
+	cf->checks.cb_relay = v == 1 ? PE_RELAY_RCPT : PE_RELAY_NONE;
+	cg_get_str(c, g, "relay_address", &cf->connect_back.relay_address);
+	if (c->failed)
+		return;
+	if (cf->connect_back.helo_name[0] != '\0' &&
+	    (strlen(cf->connect_back.helo_name) > 200 ||
+	    strspn(cf->connect_back.helo_name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(cf->connect_back.helo_name)))
+		cg_fail(c, config_setting_get_member(g, "helo_name"),
+		    "helo_name: \"%s\" is not a host name", cf->connect_back.helo_name);
+	ra = cf->connect_back.relay_address;
+	at = strrchr(ra, '@');
+	if (v == 1 && (at == NULL || at == ra || at[1] == '\0' || strpbrk(ra, " <>\"\\,;") != NULL ||
+	    strlen(ra) > 200))
+		cg_fail(c, config_setting_get_member(g, v == 1 && ra[0] == '\0' ? "relay_test" :
+		    "relay_address"), "relay_test \"rcpt\" needs relay_address: a mailbox of "
+		    "this MTA, local@domain (the probe asks for local+NONCE@domain)");
+	if (c->failed || at == NULL)
+		return;
+	cf->connect_back.local = strndup(ra, (size_t)(at - ra));
+	cf->connect_back.domain = cg_strdup(c, at + 1);
+	if (cf->connect_back.local == NULL)
+		cg_oom(c);
+	cf->checks.cb_sender = ra;
+	cf->checks.cb_local = cf->connect_back.local;
+	cf->checks.cb_domain = cf->connect_back.domain;
 }
 
 static void
@@ -119,18 +175,21 @@ confrep_load(struct cg_ctx *c, struct pm_config *cf, config_setting_t *root)
 				    "geoip.database: %s", err);
 		}
 	}
+	if ((g = cg_group(c, root, "connect_back")) != NULL && !c->failed)
+		load_connect_back(c, cf, g);
 	if ((g = cg_group(c, root, "score")) != NULL && !c->failed) {
 		cg_check_known(c, g, score_keys, "score.");
 		cg_get_int(c, g, "fcrdns_fail", &cf->checks.w_fcrdns_fail, -100, 100);
 		cg_get_int(c, g, "fcrdns_none", &cf->checks.w_fcrdns_none, -100, 100);
 		cg_get_int(c, g, "helo_mismatch", &cf->score.helo_mismatch, -100, 100);
+		cg_get_int(c, g, "banner_mismatch", &cf->checks.w_banner_mismatch, -100, 100);
 		cg_get_int(c, g, "netbios", &cf->checks.w_netbios, -100, 100);
 		cg_get_int(c, g, "suspect_threshold", &cf->checks.rules.suspect_threshold, 1, 100000);
 	}
 }
 
 static void
-add_check(struct cg_ctx *c, struct pm_config *cf, const char *kind)
+add_check(struct cg_ctx *c, struct pm_config *cf, const char *kind, int port)
 {
 	struct pe_test *n = realloc(cf->probe.tests, (cf->probe.ntests + 1) * sizeof(*n));
 
@@ -140,7 +199,7 @@ add_check(struct cg_ctx *c, struct pm_config *cf, const char *kind)
 	}
 	cf->probe.tests = n;
 	n[cf->probe.ntests].kind = pe_kind_find(kind);
-	n[cf->probe.ntests].port = 0;
+	n[cf->probe.ntests].port = (uint16_t)port;
 	cf->probe.ntests++;
 }
 
@@ -152,11 +211,13 @@ confrep_finish(struct cg_ctx *c, struct pm_config *cf, config_setting_t *root)
 	if (c->failed)
 		return;
 	if (cf->checks.nsites > 0)
-		add_check(c, cf, "dnsbl");
+		add_check(c, cf, "dnsbl", 0);
 	if (cf->dns.fcrdns)
-		add_check(c, cf, "fcrdns");
+		add_check(c, cf, "fcrdns", 0);
 	if (cf->checks.geoip != NULL)
-		add_check(c, cf, "geoip");
+		add_check(c, cf, "geoip", 0);
+	if (cf->connect_back.enable)
+		add_check(c, cf, "connect-back", cf->connect_back.port);
 	cf->probe.timing.checks = &cf->checks;
 	if (cf->probe.ntests == 0 && !c->failed) {
 		g = root != NULL ? config_setting_get_member(root, "probe") : NULL;
@@ -172,6 +233,11 @@ confrep_free(struct pm_config *cf)
 	cg_strlist_free(&cf->dns.dnsbl_sites);
 	cg_strlist_free(&cf->dns.dnsbl_reply_map);
 	free(cf->geoip.database);
+	free(cf->connect_back.helo_name);
+	free(cf->connect_back.relay_test);
+	free(cf->connect_back.relay_address);
+	free(cf->connect_back.local);
+	free(cf->connect_back.domain);
 	for (size_t i = 0; i < cf->checks.nsites; i++)
 		pe_dnsbl_site_free(&cf->checks.sites[i]);
 	free(cf->checks.sites);

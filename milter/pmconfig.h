@@ -72,6 +72,15 @@ struct pm_config {
 		bool fcrdns, guess_domain;
 	} dns;
 	struct { char *database; } geoip;
+	struct {
+		bool enable;
+		int port;
+		double timeout;
+		char *helo_name;		/* "" = the MTA's name (macro j) */
+		char *relay_test;		/* none | rcpt */
+		char *relay_address;		/* local@domain, ours */
+		char *local, *domain;		/* ... split */
+	} connect_back;
 	struct { int helo_mismatch; } score;	/* the others are in checks */
 	struct pe_checks checks;		/* what the engine's kinds read */
 

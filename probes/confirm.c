@@ -16,6 +16,7 @@
 
 struct confirm {
 	struct confirm *next;
+	int what;			/* enum pe_confirm_what */
 	char nonce[PE_NONCE_HEX + 1];
 	char egress[PE_ADDRSTR_MAX];
 };
@@ -60,7 +61,12 @@ pe_confirms_run(struct pe_engine *e, struct confirm *cf)
 	for (; cf != NULL; cf = next) {
 		struct run *r = pe_nonce_owner(e->proof, cf->nonce);
 		next = cf->next;
-		if (r != NULL && r->t != NULL && r->t->st == T_RUNNING) {
+		if (r != NULL && r->t != NULL && r->t->st == T_RUNNING &&
+		    r->t->kind->on_confirm != NULL) {
+			/* a kind of its own (connect_back): it says what it means */
+			pe_run_step(r, r->t->kind->on_confirm(&r->ctx, r->bev != NULL ?
+			    bufferevent_get_output(r->bev) : NULL, cf->what));
+		} else if (r != NULL && r->t != NULL && r->t->st == T_RUNNING) {
 			snprintf(r->egress, sizeof(r->egress), "%s", cf->egress);
 			if (r->bev != NULL && r->tn.greeted) {
 				evbuffer_add_printf(bufferevent_get_output(r->bev), "QUIT\r\n");
@@ -105,6 +111,7 @@ pe_confirm(struct pe_engine *e, const char *helo, const char *egress)
 		if (r != NULL && !r->confirmed && (c = calloc(1, sizeof(*c))) != NULL) {
 			r->confirmed = 1;
 			memcpy(c->nonce, nonce, PE_NONCE_HEX);
+			c->what = PE_CONFIRM_HELO;
 			snprintf(c->egress, sizeof(c->egress), "%s", egress);
 			c->next = e->confirms;
 			e->confirms = c;

@@ -217,5 +217,6 @@ void pe_summarise(struct job *, const char *reason, int pending, struct pe_summa
     char *text, size_t textlen);
 int pe_verdict_rank(enum pe_verdict);
 enum pe_verdict pe_job_class(const struct job *, int *score);
+void pe_job_cross(struct job *);	/* findings two checks make together */
 
 #endif

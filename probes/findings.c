@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include "engine.h"
 
 /* the settings of a request that names none (score.* defaults) */
 const struct pe_checks pe_checks_default = {
 	.guess_domain = 1, .w_fcrdns_fail = 1, .w_fcrdns_none = 0, .w_netbios = 2,
+	.w_banner_mismatch = 1,
 };
 
 const char *
@@ -198,6 +200,35 @@ pe_find_commit(struct pe_ctx *ctx, int announce)
 	pe_run_findings_commit(r);
 	if (announce && !r->t->job->ending)
 		pe_job_provisional(r->t->job);
+}
+
+/* what two checks find together, when the request ends: the host the
+ * client's port-25 greeting names (connect_back's banner-host) against the
+ * verified rDNS name's registrable domain (fcrdns's domain): another domain
+ * is banner-mismatch=HOST (score.banner_mismatch) */
+void
+pe_job_cross(struct job *j)
+{
+	const struct pe_checks *ck = j->tm.checks != NULL ? j->tm.checks : &pe_checks_default;
+	const char *host = NULL, *dom = NULL;
+	char hd[256];
+
+	for (size_t i = 0; i < j->nfind; i++) {
+		if (strcmp(j->find[i].name, "banner-host") == 0)
+			host = j->find[i].value;
+		else if (strcmp(j->find[i].name, "domain") == 0)
+			dom = j->find[i].value;
+	}
+	if (host == NULL || dom == NULL || host[0] == '[' || j->nfind >= PE_JOB_FINDINGS ||
+	    (pe_registrable_domain(host, hd, sizeof(hd)) == 0 && strcasecmp(hd, dom) == 0))
+		return;
+	j->find[j->nfind].fclass = PE_F_WEAK;
+	j->find[j->nfind].weight = ck->w_banner_mismatch;
+	j->find[j->nfind].ttl = 0;
+	snprintf(j->find[j->nfind].name, sizeof(j->find[j->nfind].name), "banner-mismatch");
+	snprintf(j->find[j->nfind].value, sizeof(j->find[j->nfind].value), "%s", host);
+	j->find_test[j->nfind] = UINT32_MAX;
+	j->nfind++;
 }
 
 /* the verdict so far; pending = tests still running, waiting or backing off;

@@ -29,9 +29,12 @@ enum pe_step {
 				 * a check that is no proxy test: finished (its
 				 * findings, if any, are recorded) */
 	PE_STEP_INCONCLUSIVE,	/* proxy willing but failed, or ambiguous: retried */
-	PE_STEP_WAIT_PROOF	/* the nonce went out inside the request (POST): the
+	PE_STEP_WAIT_PROOF,	/* the nonce went out inside the request (POST): the
 				 * answer proves nothing either way; keep the nonce
 				 * alive a little for the canary, then closed */
+	PE_STEP_QUIT		/* done: what the kind wrote last (an SMTP QUIT)
+				 * goes out, then the server closes (2 s at most);
+				 * closed */
 };
 
 struct event_base;
@@ -49,6 +52,7 @@ struct pe_ctx {
 	struct event_base *base;	/* task kinds: where to run their events */
 	const struct pe_checks *checks;	/* the request's settings (never NULL
 					 * in the engine: defaults when none) */
+	const char *helo;		/* the request's own name (connect_back) */
 	int noisy;			/* set: lines before the target's greeting are
 				 	 * the gateway's chatter, not a foreign peer */
 	double timer;			/* > 0: call on_timer after so many seconds;
@@ -66,6 +70,9 @@ struct pe_ctx {
 #define PE_K_PROXY 0x04		/* a proxy test: nonce, tunnel and proof */
 #define PE_K_TASK 0x08		/* no connection to the client: start() begins
 				 * the kind's own work, pe_ctx_step() ends it */
+#define PE_K_NONCE 0x10		/* no proxy, but a nonce that the milter may
+				 * confirm (pe_confirm: it reached our MTA):
+				 * on_confirm is called */
 
 struct pe_kind {
 	const char *name;
@@ -86,6 +93,12 @@ struct pe_kind {
 	enum pe_step (*on_timer)(struct pe_ctx *, struct evbuffer *out);
 	/* optional: everything written so far went out (a separate write) */
 	void (*on_drained)(struct pe_ctx *, struct evbuffer *out);
+	/* optional: the deadline passed on a connected attempt (ctx->reason
+	 * is "timeout"); its step ends the attempt (MORE: inconclusive);
+	 * without it: inconclusive, and retried */
+	enum pe_step (*on_deadline)(struct pe_ctx *, struct evbuffer *out);
+	/* PE_K_NONCE: the milter saw our nonce (what: enum pe_confirm_what) */
+	enum pe_step (*on_confirm)(struct pe_ctx *, struct evbuffer *out, int what);
 	/* optional: the peer hung up after nread bytes, no tunnel claimed;
 	 * without it: nothing read = closed (hung-up), else inconclusive */
 	enum pe_step (*on_hangup)(struct pe_ctx *, size_t nread);

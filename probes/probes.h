@@ -186,9 +186,16 @@ struct pe_checks {
 	int guess_domain;		/* dns.guess_domain: MX and SPF of the
 					 * rDNS name's registrable domain */
 	int w_fcrdns_fail, w_fcrdns_none, w_netbios;	/* score.* */
+	int w_banner_mismatch;
 	struct pe_rules rules;		/* findings -> class */
+	/* connect_back: the client's own port 25 (the test's port) */
+	int cb_relay;			/* enum pe_relay_test */
+	double cb_timeout;		/* the session's bound (0: the request's) */
+	const char *cb_sender;		/* MAIL FROM of the relay test ("" = <>) */
+	const char *cb_local, *cb_domain;	/* relay_address: local+NONCE@domain */
 	void *geoip;			/* pe_geoip_open's, or NULL */
 };
+enum pe_relay_test { PE_RELAY_NONE = 0, PE_RELAY_RCPT, PE_RELAY_CONFIRM };
 /* "domain[=filter][*weight]" (postscreen_dnsbl_sites); -1 and a message */
 int pe_dnsbl_parse(const char *spec, struct pe_dnsbl_site *, char *err, size_t errlen);
 void pe_dnsbl_site_free(struct pe_dnsbl_site *);
@@ -215,6 +222,7 @@ struct pe_timing {
 	int retries;			/* extra attempts for inconclusive tests
 					 * (at most PE_MAX_RETRIES) */
 	const struct pe_checks *checks;	/* NULL: no DNSBL sites, default weights */
+	char helo[256];			/* connect_back's EHLO name ("" = "localhost") */
 };
 
 #define PE_F_STOP_ON_OPEN 0x01		/* cancel the rest at the first open test */
@@ -242,6 +250,8 @@ int pe_submit(struct pe_engine *, const struct sockaddr *, socklen_t,
  * just a HELO.
  */
 int pe_confirm(struct pe_engine *, const char *helo, const char *egress);
+/* what our MTA saw of a nonce (a kind's on_confirm is told) */
+enum pe_confirm_what { PE_CONFIRM_HELO = 0 };
 
 /* back-off before attempt+1 (2 s, 4 s, ...) */
 double pe_backoff(int attempt);

@@ -30,6 +30,8 @@ pe_job_done(struct job *j, const char *reason)
 	char ftext[FTEXT_MAX];
 
 	j->ending = 1;
+	if (reason == NULL)
+		pe_job_cross(j);
 	pe_summarise(j, reason, 0, &s, ftext, sizeof(ftext));
 	if (j->runs != NULL) {
 		for (int i = 0; i < j->reserved; i++)

@@ -30,6 +30,7 @@
 	X(dnsbl) \
 	X(fcrdns) \
 	X(geoip) \
+	X(connect_back) \
 	TLS_KINDS(X)
 
 #define DECLARE(k) extern const struct pe_kind pe_kind_##k;
@@ -91,7 +92,8 @@ pe_kind_register(const struct pe_kind *k)
 	    pe_kind_find(k->name) != NULL || k->start == NULL ||
 	    (!(k->flags & PE_K_TASK) && k->on_read == NULL) ||
 	    ((k->flags & PE_K_TASK) && (k->flags & (PE_K_PROXY | PE_K_TLS))) ||
-	    k->dns_rounds < 0 || k->dns_rounds > PE_DNS_ROUNDS_MAX)
+	    k->dns_rounds < 0 || k->dns_rounds > PE_DNS_ROUNDS_MAX ||
+	    ((k->flags & PE_K_NONCE) && (k->on_confirm == NULL || (k->flags & PE_K_TASK))))
 		return -1;
 	extra[nextra++] = k;
 	return 0;

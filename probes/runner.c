@@ -256,6 +256,10 @@ pe_run_step(struct run *r, enum pe_step st)
 	case PE_STEP_WAIT_PROOF:
 		pe_linger(r);
 		return;
+	case PE_STEP_QUIT:
+		pe_polite_close(r);
+		pe_test_finish(t, PE_CLOSED, NULL);
+		return;
 	case PE_STEP_TUNNEL:
 		break;
 	}
@@ -340,13 +344,17 @@ test_speak(struct run *r)
 	struct timeval tv;
 	struct job *j = r->t->job;
 
-	/* a proxy test's nonce, only now: most ports never get this far */
-	if (r->t->kind->flags & PE_K_PROXY) {
+	/* a proxy test's nonce, only now: most ports never get this far; a
+	 * kind that sends its nonce to someone else's server waits for the
+	 * milter to see it come back (pe_confirm) */
+	if (r->t->kind->flags & (PE_K_PROXY | PE_K_NONCE)) {
 		if (pe_nonce_issue(j->e->proof, r, r->nonce) < 0) {
 			pe_test_finish(r->t, PE_INCONCLUSIVE, "no-nonce");
 			return;
 		}
 		r->have_nonce = 1;
+		if (r->t->kind->flags & PE_K_NONCE)
+			pe_mwait_add(r);
 	}
 	r->t->kind->start(&r->ctx, bufferevent_get_output(r->bev));
 	tv = pe_tv(r->deadline - pe_now());
@@ -503,6 +511,11 @@ test_timer(evutil_socket_t fd, short what, void *arg)
 	} else if (!r->connected && !(t->kind->flags & PE_K_TASK)) {
 		r->port_dead = 1;
 		pe_test_finish(t, PE_CLOSED, "filtered");
+	} else if (t->kind->on_deadline != NULL && r->bev != NULL && !r->tunnel) {
+		enum pe_step st;
+		snprintf(r->ctx.reason, sizeof(r->ctx.reason), "timeout");
+		st = t->kind->on_deadline(&r->ctx, bufferevent_get_output(r->bev));
+		pe_run_step(r, st == PE_STEP_MORE ? PE_STEP_INCONCLUSIVE : st);
 	} else {
 		pe_test_finish(t, PE_INCONCLUSIVE, r->tunnel ? "tunnel-timeout" : "timeout");
 	}
@@ -567,6 +580,7 @@ pe_test_start(struct test *t)
 	r->ctx.priv = r->priv;
 	r->ctx.base = e->base;
 	r->ctx.checks = j->tm.checks != NULL ? j->tm.checks : &pe_checks_default;
+	r->ctx.helo = j->tm.helo[0] != '\0' ? j->tm.helo : "localhost";
 	r->ctx.run = r;
 	r->started = pe_now();
 	j->running++;

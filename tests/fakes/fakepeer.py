@@ -21,6 +21,13 @@ every connection they make on a client's behalf.
             connects and relays
   flaky     an overloaded HTTP CONNECT proxy: the first request gets
             "503 Service Unavailable", later ones are relayed
+  Port 25 of a client (connect-back), where no package fits:
+  interceptor  an ISP's port-25 interceptor: "554 ... use your ISP's
+            SMTP server" to everyone, then closes
+  smtp-named-NAME  a mail server whose greeting names NAME (our own host,
+            as a port forwarded back to us would show it)
+  smtp-endless  "220-" continuation lines for ever (a banner that never ends)
+  smtp-hugeline  one 1 MB line without an end
 """
 import re
 import socket
@@ -186,9 +193,46 @@ def busy(conn):
     conn.sendall(b"HTTP/1.0 503 Service Unavailable\r\n\r\n")
 
 
+def interceptor(conn):
+    conn.sendall(b"554 5.7.1 Port 25 blocked: please use your ISP's SMTP server "
+                 b"smtp.isp.example\r\n")
+
+
+def smtp_named(name):
+    def handler(conn):
+        conn.sendall(b"220 %s ESMTP\r\n" % name.encode())
+        while True:
+            line = readline(conn)
+            if not line:
+                return
+            if line.upper().startswith(b"QUIT"):
+                conn.sendall(b"221 2.0.0 Bye\r\n")
+                return
+            conn.sendall(b"250 ok\r\n")
+    return handler
+
+
+def smtp_endless(conn):
+    try:
+        while True:
+            conn.sendall(b"220-still greeting you, please wait\r\n")
+    except OSError:
+        pass
+
+
+def smtp_hugeline(conn):
+    try:
+        conn.sendall(b"220 " + b"x" * (1 << 20))
+        silent(conn)
+    except OSError:
+        pass
+
+
 KINDS = {"busy": busy, "decoy": decoy, "wingate": wingate, "telnetgw": telnetgw,
          "cisco": cisco_with("cisco"), "cisco-changed": cisco_with("s3cret"),
-         "silent": silent, "mikrotik": mikrotik, "flaky": flaky}
+         "silent": silent, "mikrotik": mikrotik, "flaky": flaky,
+         "interceptor": interceptor, "smtp-endless": smtp_endless,
+         "smtp-hugeline": smtp_hugeline}
 
 
 def serve(handler, conn):
@@ -205,7 +249,7 @@ def main():
     kind, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if not loopback(addr):
         sys.exit("fakepeer: refusing non-loopback address " + addr)
-    handler = KINDS[kind]
+    handler = smtp_named(kind[11:]) if kind.startswith("smtp-named-") else KINDS[kind]
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     srv = socket.socket(fam, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

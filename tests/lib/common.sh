@@ -56,6 +56,11 @@ stop_name() { # stop one service started with spawn
 stop_all() {
 	local name pid
 	[ -f "$T/postfix/etc/main.cf" ] && postfix -c "$T/postfix/etc" stop >/dev/null 2>&1
+	local pd
+	for pd in $(cat "$T/postfix-instances" 2>/dev/null); do	# clients' own servers
+		postfix -c "$pd/etc" stop >/dev/null 2>&1
+		[ -f "$pd/queue/pid/master.pid" ] && stop_pid "$(tr -dc 0-9 <"$pd/queue/pid/master.pid")" 5
+	done
 	# TERM everything at once (libmilter takes seconds to wind down), then wait
 	local pids; pids=$(awk '{print $2}' "$PIDS_FILE" 2>/dev/null)
 	for pid in $pids; do alive "$pid" && kill -TERM "$pid" 2>/dev/null; done

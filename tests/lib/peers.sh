@@ -180,16 +180,19 @@ action: {
 CONF
 }
 
-# start_postfix MILTER_SPEC: private Postfix on 127.0.0.1:12525 and [::1]:12525
-# relaying every message to an smtp-sink on 127.0.0.1:12527 that dumps it
-# into $T/postfix/sink/
 PF_PORT=12525
 SINK_PORT=12527
-start_postfix() {
-	local milter=$1 d=$T/postfix
-	mkdir -p "$d/etc" "$d/queue" "$d/data" "$d/sink"
+# postfix_instance DIR HOSTNAME "LISTENER ..." MAIN_EXTRA: the main.cf and
+# master.cf of a private Postfix in DIR (own queue, data, log), smtpd on
+# each LISTENER (master.cf's "host:port"), chroot nowhere; MAIN_EXTRA:
+# "name = value" lines that replace main.cf's in place (postconf -e: a
+# parameter set twice makes Postfix warn, and postlogd can deadlock on its
+# own warnings)
+postfix_instance() {
+	local d=$1 name=$2 listeners=$3 extra=$4 l
+	mkdir -p "$d/etc" "$d/queue" "$d/data"
 	chown root:root "$d/etc" "$d/queue"
-	chown postfix:postfix "$d/data" "$d/sink"
+	chown postfix:postfix "$d/data"
 	chmod 700 "$d/data"
 	cat >"$d/etc/main.cf" <<CF
 compatibility_level = 3.6
@@ -205,7 +208,7 @@ setgid_group = postdrop
 syslog_name = postfix-pmtest
 maillog_file = $d/maillog
 maillog_file_prefixes = $d
-myhostname = mta.test.invalid
+myhostname = $name
 mydomain = test.invalid
 mydestination =
 local_recipient_maps =
@@ -218,9 +221,6 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_peername_lookup = no
 smtp_dns_support_level = disabled
 smtp_host_lookup = native
-relayhost = [127.0.0.1]:$SINK_PORT
-smtpd_milters = $milter
-non_smtpd_milters =
 milter_default_action = tempfail
 milter_protocol = 6
 milter_command_timeout = 30s
@@ -228,9 +228,12 @@ smtputf8_enable = no
 biff = no
 smtpd_banner = \$myhostname ESMTP pmtest
 CF
-	cat >"$d/etc/master.cf" <<CF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-[::1]:$PF_PORT inet n - n - - smtpd
+	while IFS= read -r l; do
+		[ -n "$l" ] && postconf -c "$d/etc" -e "$l"
+	done <<<"$extra"
+	{
+		for l in $listeners; do echo "$l inet n - n - - smtpd"; done
+		cat <<CF
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -251,11 +254,44 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 CF
+	} >"$d/etc/master.cf"
+}
+
+# start_postfix MILTER_SPEC: our MTA, a private Postfix on 127.0.0.1:12525
+# and [::1]:12525 relaying every message to an smtp-sink on 127.0.0.1:12527
+# that dumps it into $T/postfix/sink/
+start_postfix() {
+	local milter=$1 d=$T/postfix
+	postfix_instance "$d" mta.test.invalid "127.0.0.1:$PF_PORT [::1]:$PF_PORT" \
+		"relayhost = [127.0.0.1]:$SINK_PORT
+smtpd_milters = $milter
+non_smtpd_milters ="
+	mkdir -p "$d/sink"
+	chown postfix:postfix "$d/sink"
 	must_be_free 127.0.0.1 $PF_PORT && must_be_free ::1 $PF_PORT && must_be_free 127.0.0.1 $SINK_PORT || return 1
 	spawn smtp-sink "$d/sink.log" /usr/sbin/smtp-sink -u postfix -c -d "$d/sink/%Y%m%d%H%M%S." 127.0.0.1:$SINK_PORT 256
 	wait_listen 127.0.0.1 $SINK_PORT 10 || return 1
 	postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log"; return 1; }
 	wait_listen 127.0.0.1 $PF_PORT 20
+}
+
+# start_client_postfix NAME ADDR [MAIN_EXTRA]: a client's own mail server, a
+# private Postfix named NAME.test.invalid on ADDR:25 (bound through its
+# master.cf name: ADDR need not be an interface's), every message
+# discarded unless MAIN_EXTRA says otherwise (e.g. mynetworks for a closed
+# relay, relayhost for one that delivers to our MTA); stopped by stop_all
+start_client_postfix() {
+	local name=$1 addr=$2 extra=${3:-} d=$T/$1
+	require_loopback "$addr"
+	must_be_free "$addr" 25 || return 1
+	postfix_instance "$d" "$name.test.invalid" "$addr:25" "inet_interfaces = loopback-only
+syslog_name = postfix-client-$name
+default_transport = discard:client discard
+relay_transport = discard:client discard
+$extra"
+	echo "$d" >>"$T/postfix-instances"
+	postfix -c "$d/etc" start >"$d/start.log" 2>&1 || { cat "$d/start.log"; return 1; }
+	wait_listen "$addr" 25 20
 }
 
 set_postfix_milter() { # switch smtpd_milters and reload
