@@ -34,6 +34,7 @@ static const char *const bclass[] = { "none", "ok", "rblsmtpd", "intercepted", "
 struct cb {
 	int state, cls, told;
 	double until;			/* connect_back.timeout */
+	char host[PE_FINDING_VALUE_MAX];	/* the greeting's host */
 	struct pe_smtp_reply rep;
 };
 
@@ -60,6 +61,8 @@ quit(struct pe_ctx *ctx, struct evbuffer *out)
 	if (!st->told) {
 		st->told = 1;
 		pe_find(ctx, PE_F_WEAK, 0, "banner", "%s", bclass[st->cls]);
+		if (st->cls == B_OK && st->host[0] != '\0')	/* for the rDNS comparison */
+			pe_find(ctx, PE_F_WEAK, 0, "banner-host", "%s", st->host);
 	}
 	if (out == NULL)
 		return PE_STEP_CLOSED;
@@ -84,8 +87,8 @@ greeting(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 			st->cls = B_RBLSMTPD;
 		else if (strcasecmp(host, ctx->helo) == 0)
 			st->cls = B_OURS;
-		else
-			pe_find(ctx, PE_F_WEAK, 0, "banner-host", "%s", host);
+		else if (strlen(host) < sizeof(st->host))
+			memcpy(st->host, host, strlen(host) + 1);
 	}
 	pe_set_reason(ctx, bclass[st->cls == B_NONE ? B_OK : st->cls], st->rep.text,
 	    strlen(st->rep.text));
@@ -137,8 +140,14 @@ reply(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 		st->state = S_RCPT;
 		return PE_STEP_MORE;
 	case S_RCPT:
-		if (st->rep.code == 250 || st->rep.code == 251)
+		if (st->rep.code == 250 || st->rep.code == 251) {
+			char what[PE_DETAIL_MAX * 2];
 			pe_find(ctx, PE_F_OPEN_RELAY, 0, "relay-rcpt", "%u", pe_target_port(ctx->client));
+			snprintf(what, sizeof(what), "RCPT TO:<%s+%s%s@%s> %d %s", ctx->checks->cb_local,
+			    PE_NONCE_PREFIX, ctx->nonce, ctx->checks->cb_domain, st->rep.code,
+			    st->rep.text);
+			pe_set_reason(ctx, "relay-rcpt", what, strlen(what));
+		}
 		evbuffer_add_printf(out, "RSET\r\n");
 		st->state = S_RSET;
 		return PE_STEP_MORE;

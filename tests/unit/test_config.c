@@ -119,6 +119,26 @@ main(void)
 	T_OK(cf != NULL && cf->probe.ntests == 2, "DNS checks alone, no proxy tests");
 	config_unref(cf);
 	bad("probe: {\n resolver = \"127.0.0.1\"; };\n", 2, "now dns.resolver", "probe.resolver moved");
+	cf = load("connect_back: { enable = true; port = 2525; timeout = 5.0; helo_name = \"probe.example.org\";\n"
+	    "  relay_test = \"rcpt\"; relay_address = \"probe@example.org\"; };\n"
+	    "score: { banner_mismatch = 2; };\n", err, sizeof(err));
+	T_OK(cf != NULL && cf->probe.tests[cf->probe.ntests - 1].kind == pe_kind_find("connect-back") &&
+	    cf->probe.tests[cf->probe.ntests - 1].port == 2525, "connect_back: its test on its port");
+	T_OK(cf != NULL && cf->checks.cb_relay == PE_RELAY_RCPT && strcmp(cf->checks.cb_local, "probe") == 0 &&
+	    strcmp(cf->checks.cb_domain, "example.org") == 0 && cf->checks.cb_timeout == 5.0 &&
+	    cf->checks.w_banner_mismatch == 2, "connect_back: relay address split, timeout, weight");
+	config_unref(cf);
+	cf = load("connect_back: { relay_test = \"none\"; };\n", err, sizeof(err));
+	T_OK(cf != NULL && cf->probe.tests[cf->probe.ntests - 1].kind != pe_kind_find("connect-back"),
+	    "connect_back: off by default (opt-in)");
+	config_unref(cf);
+	bad("connect_back: {\n enable = true;\n relay_test = \"rcpt\"; };\n", 3, "needs relay_address",
+	    "connect_back: rcpt needs relay_address");
+	bad("connect_back: { relay_test = \"rcpt\";\n relay_address = \"no-at-sign\"; };\n", 2,
+	    "needs relay_address", "connect_back: relay_address local@domain");
+	bad("connect_back: { relay_test = \"always\"; };\n", 1, "not one of", "connect_back: relay_test values");
+	bad("connect_back: { helo_name = \"bad name\"; };\n", 1, "not a host name", "connect_back: helo_name");
+	bad("connect_back: { port = 0; };\n", 1, "out of range", "connect_back: port range");
 	bad("dns: {\n resolver = \"dns.example\"; };\n", 2, "not a numeric", "dns.resolver numeric");
 	bad("dns: { dnsbl_sites = [\n \"bl.example\",\n \"zen.example=127.0.0.[2..x]\" ]; };\n", 3,
 	    "bad filter", "dnsbl filter error has the element's line");

@@ -1,0 +1,132 @@
+#!/bin/bash
+# connect_back: proxymilter talks SMTP to each client's own port 25 (opt-in).
+# Our MTA: a private Postfix on 127.0.0.1:12525 with proxymilter; mail is sent
+# from each client address with swaks.  The clients' own servers, on :25:
+#   127.0.0.70  real Postfix, an open relay (mynetworks 127/8)   -> relay-rcpt: open-relay, reject
+#   127.0.0.71  real Postfix, a closed relay                      -> banner=ok, accept
+#   127.0.0.72  rblsmtpd (ucspi-tcp) in front of a server         -> banner=rblsmtpd, accept
+#   127.0.0.73  an ISP interceptor (fake: 554 "use your ISP's...")-> banner=intercepted, accept
+#   127.0.0.74  socat forwarding :25 back to our own MTA          -> banner=ours (our MTA saw the
+#                                                                    EHLO's nonce), no relay test
+#   127.0.0.76  a server whose greeting names our own host (fake) -> banner=ours, no EHLO
+#   127.0.0.75  nothing listening                                  -> refused, no finding
+#   127.0.0.77  "220-" for ever; 127.0.0.78 a 1 MB line            -> banner=none, bounded
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/peers.sh"
+trap stop_all EXIT
+
+MPORT=18890
+CPORT=12526
+RCPT=user@remote.test.invalid
+OURS=probe.test.invalid
+
+for p in swaks postfix socat tcpserver rblsmtpd; do
+	command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] || { fail "prerequisite $p installed"; summary; exit 1; }
+done
+
+start_client_postfix openrelay 127.0.0.70 &&
+start_client_postfix closed 127.0.0.71 "mynetworks = 127.0.0.250/32" ||
+	{ fail "the clients' Postfix servers start"; summary; exit 1; }
+mkdir -p "$T/rbl"
+spawn rblsmtpd "$T/rbl/log" env RBLSMTPD="-Your address is listed" \
+	tcpserver -HRl0 127.0.0.72 25 rblsmtpd -b true
+wait_listen 127.0.0.72 25 10 || { fail "rblsmtpd starts"; summary; exit 1; }
+start_fake interceptor interceptor 127.0.0.73 25 &&
+start_fake named smtp-named-$OURS 127.0.0.76 25 &&
+start_fake endless smtp-endless 127.0.0.77 25 &&
+start_fake hugeline smtp-hugeline 127.0.0.78 25 || { fail "fakes start"; summary; exit 1; }
+spawn forward "$T/forward.log" socat TCP-LISTEN:25,bind=127.0.0.74,fork,reuseaddr TCP:127.0.0.1:$PF_PORT
+wait_listen 127.0.0.74 25 10 || { fail "socat starts"; summary; exit 1; }
+
+milter_conf "$T/cb.conf" $MPORT $CPORT "connect_back: { enable = true; timeout = 4.0;
+  helo_name = \"$OURS\"; relay_test = \"rcpt\"; relay_address = \"probe@ours.test.invalid\"; };" \
+	'scan = [ "3128" ];' 'on_relay = "reject";'
+start_milter milter "$T/cb.conf" || { fail "milter starts"; summary; exit 1; }
+start_postfix "inet:127.0.0.1:$MPORT" || { fail "postfix starts"; summary; exit 1; }
+pass "two client Postfix servers, rblsmtpd, socat, the fakes, milter and our Postfix started"
+MLOG=$T/milter/milter.log
+
+mail_from() { # mail_from SRC: swaks' transcript; its run time in $T/took
+	local t0 t1
+	t0=$(date +%s.%N)
+	swaks --server 127.0.0.1 --port $PF_PORT --local-interface "$1" --ehlo client.test.invalid \
+		--from sender@test.invalid --to "$RCPT" --timeout 40 2>&1
+	t1=$(date +%s.%N)
+	echo "$t1 - $t0" | bc >"$T/took"
+}
+verdict_line() { grep -E "verdict sess=[0-9a-f]+ client=\[$1\] " "$MLOG" | tail -1; }
+cb_line() { grep -E "probe sess=[0-9a-f]+ client=\[$1\] test=connect-back:25 " "$MLOG" | tail -1; }
+info() {
+	echo "INFO: $1: $(verdict_line "$2" | grep -oE ' (verdict|score|ttl|elapsed)=[^ ]*| findings="[^"]*"| findings=[^ ]*' | tr -d '\n') took=$(cat "$T/took")s"
+}
+expect() { # expect SRC REGEX NAME
+	local out
+	out=$(mail_from "$1")
+	if echo "$out" | grep -qE "$2"; then pass "$3"; else
+		fail "$3" "$(echo "$out" | grep -E '^ *<[*~-]' | tail -3 | tr '\n' ' ')"; fi
+}
+ACCEPT='<- *250 2\.0\.0 Ok: queued'
+
+expect 127.0.0.70 '<\*\* *550 5\.7\.1 Client host \[127\.0\.0\.70\] is an open relay' \
+	"127.0.0.70 (open relay): rejected, is an open relay"
+verdict_line 127.0.0.70 | grep -E 'verdict=open-relay ' | grep 'relay-rcpt=25' | grep -q 'banner=ok' &&
+	pass "127.0.0.70: verdict open-relay with relay-rcpt=25 and banner=ok" ||
+	fail "127.0.0.70: verdict" "$(verdict_line 127.0.0.70)"
+grep -q 'banner-host=openrelay\.test\.invalid' "$MLOG" && pass "127.0.0.70: the banner's host recorded" ||
+	fail "127.0.0.70: banner-host"
+cb_line 127.0.0.70 | grep -qE "detail=\".*RCPT TO:<probe\+pxm-[0-9a-f]{32}@ours\.test\.invalid> 250 2\.1\.5 Ok" &&
+	pass "127.0.0.70: RCPT TO:<probe+pxm-NONCE@ours.test.invalid> accepted (250), in the detail" ||
+	fail "127.0.0.70: the nonce in the RCPT" "$(cb_line 127.0.0.70)"
+grep -q 'disconnect from .* ehlo=1 mail=1 rcpt=1 rset=1 quit=1 commands=5' "$T/openrelay/maillog" &&
+	pass "127.0.0.70: EHLO, MAIL, RCPT, RSET, QUIT: never DATA" ||
+	fail "127.0.0.70: the session's commands" "$(grep disconnect "$T/openrelay/maillog" | tail -1)"
+info "open relay" 127.0.0.70
+
+expect 127.0.0.71 "$ACCEPT" "127.0.0.71 (closed relay): accepted"
+verdict_line 127.0.0.71 | grep -E 'verdict=clean ' | grep 'banner=ok' | grep -vq 'relay-rcpt' &&
+	pass "127.0.0.71: clean, banner=ok, no relay finding" || fail "127.0.0.71: verdict" "$(verdict_line 127.0.0.71)"
+grep -q 'disconnect from .* rcpt=0/1' "$T/closed/maillog" && pass "127.0.0.71: its Postfix refused our RCPT" ||
+	fail "127.0.0.71: RCPT refused" "$(grep disconnect "$T/closed/maillog" | tail -1)"
+info "closed relay" 127.0.0.71
+
+expect 127.0.0.72 "$ACCEPT" "127.0.0.72 (rblsmtpd): accepted"
+verdict_line 127.0.0.72 | grep -q 'banner=rblsmtpd' && pass "127.0.0.72: banner=rblsmtpd" ||
+	fail "127.0.0.72: rblsmtpd" "$(verdict_line 127.0.0.72) $(cb_line 127.0.0.72)"
+info "rblsmtpd" 127.0.0.72
+
+expect 127.0.0.73 "$ACCEPT" "127.0.0.73 (ISP interceptor): accepted"
+verdict_line 127.0.0.73 | grep -q 'banner=intercepted' && pass "127.0.0.73: banner=intercepted" ||
+	fail "127.0.0.73: interceptor" "$(verdict_line 127.0.0.73) $(cb_line 127.0.0.73)"
+cb_line 127.0.0.73 | grep -q "reason=intercepted .*detail=\"5\.7\.1 Port 25 blocked: please use your ISP's SMTP server" &&
+	pass "127.0.0.73: its words in the detail" || fail "127.0.0.73: detail" "$(cb_line 127.0.0.73)"
+info "interceptor" 127.0.0.73
+
+expect 127.0.0.74 "$ACCEPT" "127.0.0.74 (its port 25 leads back to us): accepted"
+grep -qE "probe-confirm sess=[0-9a-f]+ client=unknown\[127\.0\.0\.1\]:[0-9]+ helo=pxm-[0-9a-f]{32}\.$OURS result=confirmed" "$MLOG" &&
+	pass "127.0.0.74: our milter saw the connect-back's EHLO nonce arrive at our MTA" ||
+	fail "127.0.0.74: probe-confirm" "$(grep probe-confirm "$MLOG" | tail -1)"
+verdict_line 127.0.0.74 | grep 'banner=ours' | grep -vq 'banner-host' && pass "127.0.0.74: banner=ours (and no banner host)" ||
+	fail "127.0.0.74: ours" "$(verdict_line 127.0.0.74) $(cb_line 127.0.0.74)"
+verdict_line 127.0.0.74 | grep -vq 'relay-rcpt' && ! grep -q 'pxm-.*@ours\.test\.invalid' "$T/postfix/maillog" &&
+	pass "127.0.0.74: no relay test against our own MTA" || fail "127.0.0.74: a relay test ran against us"
+info "forwards to us" 127.0.0.74
+
+expect 127.0.0.76 "$ACCEPT" "127.0.0.76 (greeting names our host): accepted"
+verdict_line 127.0.0.76 | grep -q 'banner=ours' && pass "127.0.0.76: banner=ours from the greeting" ||
+	fail "127.0.0.76: ours" "$(verdict_line 127.0.0.76) $(cb_line 127.0.0.76)"
+info "greeting names us" 127.0.0.76
+
+expect 127.0.0.75 "$ACCEPT" "127.0.0.75 (nothing on 25): accepted"
+cb_line 127.0.0.75 | grep -q 'result=closed reason=refused' && pass "127.0.0.75: refused, no finding" ||
+	fail "127.0.0.75: refused" "$(cb_line 127.0.0.75)"
+info "nothing on 25" 127.0.0.75
+
+expect 127.0.0.77 "$ACCEPT" "127.0.0.77 (220- for ever): accepted"
+cb_line 127.0.0.77 | grep -q 'reason=not-smtp findings="\?banner=none' && pass "127.0.0.77: banner=none, cut at the line cap" ||
+	fail "127.0.0.77: endless banner" "$(cb_line 127.0.0.77)"
+info "endless banner" 127.0.0.77
+expect 127.0.0.78 "$ACCEPT" "127.0.0.78 (a 1 MB line): accepted"
+cb_line 127.0.0.78 | grep -q 'reason=not-smtp findings="\?banner=none' && pass "127.0.0.78: banner=none, the line capped" ||
+	fail "127.0.0.78: huge line" "$(cb_line 127.0.0.78)"
+info "1 MB line" 127.0.0.78
+summary
