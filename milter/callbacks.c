@@ -65,6 +65,7 @@ reset_message(struct sess *s)
 	s->hdr_copies = 0;
 	s->msg_rcpts = s->msg_exempt = 0;
 	s->tag = false;
+	s->probe_msg = false;
 	s->from[0] = '\0';
 	s->authenticated = false;
 	s->auth_user[0] = '\0';
@@ -372,6 +373,25 @@ pm_envrcpt(SMFICTX *ctx, char **argv)
 		}
 		pe_printable(rcpt, sizeof(rcpt), t, n);
 	}
+	/* connect_back: our own probe message (or a bounce of it) came back
+	 * to us; only nonces our engine issued count, a forged one is just an
+	 * address; the message is ours to drop, no mailbox gets it */
+	if (s->cf->connect_back.enable && pe_nonce_find(rcpt, strlen(rcpt)) >= 0) {
+		int c = s->have_addr ? pe_confirm_mail(pm.engine, rcpt, s->addr) : -1;
+		if (c >= 0) {
+			struct lb l;
+			s->probe_msg = true;
+			sess_line(&l, s, "probe-confirm");
+			lb_kv(&l, "client", s->client);
+			lb_kvf(&l, "to", "<%s>", rcpt);
+			lb_kvf(&l, "from", "<%s>", s->from);
+			lb_kv(&l, "result", c == 0 ? "confirmed" : "again");
+			lb_emit(&l, LOG_INFO);
+			s->msg_rcpts++;
+			s->rcpts++;
+			return SMFIS_CONTINUE;
+		}
+	}
 	exempt = policy_rcpt_exempt(s->cf, rcpt);
 	r = pm_enforce(ctx, s, STAGE_RCPT, rcpt, exempt);
 	if (r == SMFIS_CONTINUE) {
@@ -412,6 +432,13 @@ pm_eom(SMFICTX *ctx)
 	if (s == NULL)
 		return SMFIS_CONTINUE;
 	update_qid(ctx, s);
+	if (s->probe_msg) {		/* our connect-back's probe: nobody gets it */
+		sess_line(&l, s, "discard");
+		lb_kv(&l, "client", s->client);
+		lb_kv(&l, "reason", "probe-message");
+		lb_emit(&l, LOG_INFO);
+		return SMFIS_DISCARD;
+	}
 	/* client-supplied copies of our header go, whatever the verdict */
 	for (int i = s->hdr_copies; i >= 1; i--)
 		smfi_chgheader(ctx, s->cf->action.header, i, NULL);

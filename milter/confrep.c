@@ -23,10 +23,11 @@ static const char *const dns_keys[] = {
 static const char *const geoip_keys[] = { "database", NULL };
 static const char *const score_keys[] = {
 	"fcrdns_fail", "fcrdns_none", "helo_mismatch", "banner_mismatch", "netbios",
-	"suspect_threshold", NULL
+	"backscatter", "suspect_threshold", NULL
 };
 static const char *const cb_keys[] = {
-	"enable", "port", "timeout", "helo_name", "relay_test", "relay_address", NULL
+	"enable", "port", "timeout", "helo_name", "relay_test", "relay_address", "backscatter_test",
+	NULL
 };
 
 void
@@ -45,6 +46,7 @@ confrep_defaults(struct cg_ctx *c, struct pm_config *cf)
 	cf->checks.rules.dnsbl_threshold = 1;
 	cf->checks.rules.suspect_threshold = 3;
 	cf->checks.w_banner_mismatch = 1;
+	cf->checks.w_backscatter = 2;
 	cf->connect_back.port = 25;
 	cf->connect_back.timeout = 10.0;
 	cf->checks.cb_timeout = 10.0;
@@ -55,6 +57,7 @@ confrep_defaults(struct cg_ctx *c, struct pm_config *cf)
 
 /* connect_back: relay_test and relay_address go together; the address
  * must be ours (the probe's RCPT is local+NONCE@domain) */
+static const char *const relay_tests[] = { "none", "rcpt", "confirm" };
 static void
 load_connect_back(struct cg_ctx *c, struct pm_config *cf, config_setting_t *g)
 {
@@ -67,11 +70,13 @@ load_connect_back(struct cg_ctx *c, struct pm_config *cf, config_setting_t *g)
 	cg_get_num(c, g, "timeout", &cf->connect_back.timeout, 1.0, 120);
 	cf->checks.cb_timeout = cf->connect_back.timeout;
 	cg_get_str(c, g, "helo_name", &cf->connect_back.helo_name);
-	cg_get_enum(c, g, "relay_test", (const char *const[]){ "none", "rcpt" }, 2, &v);
+	cg_get_enum(c, g, "relay_test", relay_tests, 3, &v);
 	free(cf->connect_back.relay_test);
-	cf->connect_back.relay_test = cg_strdup(c, v == 1 ? "rcpt" : "none");
-	cf->checks.cb_relay = v == 1 ? PE_RELAY_RCPT : PE_RELAY_NONE;
+	cf->connect_back.relay_test = cg_strdup(c, relay_tests[v]);
+	cf->checks.cb_relay = v == 2 ? PE_RELAY_CONFIRM : v == 1 ? PE_RELAY_RCPT : PE_RELAY_NONE;
 	cg_get_str(c, g, "relay_address", &cf->connect_back.relay_address);
+	cg_get_bool(c, g, "backscatter_test", &cf->connect_back.backscatter_test);
+	cf->checks.cb_backscatter = cf->connect_back.backscatter_test;
 	if (c->failed)
 		return;
 	if (cf->connect_back.helo_name[0] != '\0' &&
@@ -82,11 +87,12 @@ load_connect_back(struct cg_ctx *c, struct pm_config *cf, config_setting_t *g)
 		    "helo_name: \"%s\" is not a host name", cf->connect_back.helo_name);
 	ra = cf->connect_back.relay_address;
 	at = strrchr(ra, '@');
-	if (v == 1 && (at == NULL || at == ra || at[1] == '\0' || strpbrk(ra, " <>\"\\,;") != NULL ||
-	    strlen(ra) > 200))
-		cg_fail(c, config_setting_get_member(g, v == 1 && ra[0] == '\0' ? "relay_test" :
-		    "relay_address"), "relay_test \"rcpt\" needs relay_address: a mailbox of "
-		    "this MTA, local@domain (the probe asks for local+NONCE@domain)");
+	if ((v > 0 || cf->connect_back.backscatter_test) && (at == NULL || at == ra ||
+	    at[1] == '\0' || strpbrk(ra, " <>\"\\,;+") != NULL || strlen(ra) > 200))
+		cg_fail(c, config_setting_get_member(g, ra[0] == '\0' ? (v > 0 ? "relay_test" :
+		    "backscatter_test") : "relay_address"), "relay_test and backscatter_test need "
+		    "relay_address: a mailbox of this MTA, local@domain without '+' (the probes "
+		    "use local+NONCE@domain)");
 	if (c->failed || at == NULL)
 		return;
 	cf->connect_back.local = strndup(ra, (size_t)(at - ra));
@@ -184,6 +190,7 @@ confrep_load(struct cg_ctx *c, struct pm_config *cf, config_setting_t *root)
 		cg_get_int(c, g, "helo_mismatch", &cf->score.helo_mismatch, -100, 100);
 		cg_get_int(c, g, "banner_mismatch", &cf->checks.w_banner_mismatch, -100, 100);
 		cg_get_int(c, g, "netbios", &cf->checks.w_netbios, -100, 100);
+		cg_get_int(c, g, "backscatter", &cf->checks.w_backscatter, -100, 100);
 		cg_get_int(c, g, "suspect_threshold", &cf->checks.rules.suspect_threshold, 1, 100000);
 	}
 }

@@ -77,7 +77,8 @@ struct pm_config {
 		int port;
 		double timeout;
 		char *helo_name;		/* "" = the MTA's name (macro j) */
-		char *relay_test;		/* none | rcpt */
+		char *relay_test;		/* none | rcpt | confirm */
+		bool backscatter_test;
 		char *relay_address;		/* local@domain, ours */
 		char *local, *domain;		/* ... split */
 	} connect_back;

@@ -34,6 +34,7 @@ struct sess {
 	int msg_rcpts, msg_exempt;
 	bool tag;
 	struct vt_info tag_info;
+	bool probe_msg;			/* our connect-back's probe came back: discard */
 };
 
 /* a session line: "<qid> EVENT sess=ID" */

@@ -21,10 +21,36 @@ struct confirm {
 	char egress[PE_ADDRSTR_MAX];
 };
 
+/* a spent nonce: one that a check's confirmation may still bring back */
+struct spent {
+	struct hm_node node;
+	char nonce[PE_NONCE_HEX];
+};
+#define SPENT_MAX 4096		/* nonces remembered after their check ended */
+
 int
 pe_mwait_init(struct pe_engine *e)
 {
-	return hm_init(&e->mwait, HM_KEYOFF(struct run, mnode, nonce), PE_NONCE_HEX, NULL, NULL);
+	if (hm_init(&e->mwait, HM_KEYOFF(struct run, mnode, nonce), PE_NONCE_HEX, NULL, NULL) < 0)
+		return -1;
+	if (hm_init(&e->spent, HM_KEYOFF(struct spent, node, nonce), PE_NONCE_HEX, NULL, NULL) < 0) {
+		hm_destroy(&e->mwait);
+		return -1;
+	}
+	return 0;
+}
+
+void
+pe_mwait_free(struct pe_engine *e)
+{
+	struct hm_node *n;
+
+	while ((n = hm_oldest(&e->spent)) != NULL) {
+		hm_remove(&e->spent, n);
+		free(HM_ENTRY(n, struct spent, node));
+	}
+	hm_destroy(&e->spent);
+	hm_destroy(&e->mwait);
 }
 
 /* the nonce went to our MTA; from now on the milter may confirm it (out of
@@ -39,17 +65,34 @@ pe_mwait_add(struct run *r)
 	pthread_mutex_unlock(&e->mu);
 }
 
+/* the attempt ends; a connect-back's nonce is remembered a while, so that
+ * a late or second delivery of its probe is still known as ours */
 void
 pe_mwait_del(struct run *r)
 {
 	struct pe_engine *e = r->t->job->e;
+	struct spent *sp = NULL;
+	struct hm_node *old;
 
 	if (!r->mta_waiting)
 		return;
+	if ((r->t->kind->flags & PE_K_NONCE) && (sp = malloc(sizeof(*sp))) != NULL)
+		memcpy(sp->nonce, r->nonce, PE_NONCE_HEX);
 	pthread_mutex_lock(&e->mu);
 	hm_remove(&e->mwait, &r->mnode);
 	r->mta_waiting = 0;
+	if (sp != NULL) {
+		if (e->spent.n >= SPENT_MAX && (old = hm_oldest(&e->spent)) != NULL) {
+			hm_remove(&e->spent, old);
+			free(HM_ENTRY(old, struct spent, node));
+		}
+		if (hm_find(&e->spent, sp->nonce) == NULL && hm_insert(&e->spent, &sp->node) == 0) {
+			hm_touch(&e->spent, &sp->node);
+			sp = NULL;
+		}
+	}
 	pthread_mutex_unlock(&e->mu);
+	free(sp);
 }
 
 /* engine thread: the confirmations taken from the queue */
@@ -89,37 +132,59 @@ pe_confirms_free(struct confirm *cf)
 }
 
 /*
- * A HELO carries "pxm-<nonce>".  Only a nonce that a running attempt has
- * sent to our MTA and that is not confirmed yet counts, once.
+ * A nonce (pxm-<32 hex>) in what our MTA saw: the first one that a running
+ * attempt waits for, and that was not confirmed this way before, is
+ * queued for the engine thread: 0.  1: one of ours, but spent or confirmed
+ * already; -1: none of ours.
  */
-int
-pe_confirm(struct pe_engine *e, const char *helo, const char *egress)
+static int
+confirm_text(struct pe_engine *e, const char *text, const char *egress, int what)
 {
-	size_t len = strlen(helo), at = 0;
+	size_t len = strlen(text), at = 0;
 	struct confirm *c = NULL;
 	long off;
+	int known = 0;
 
-	while (c == NULL && at < len && (off = pe_nonce_find(helo + at, len - at)) >= 0) {
-		const char *nonce = helo + at + off;
+	while (c == NULL && at < len && (off = pe_nonce_find(text + at, len - at)) >= 0) {
+		const char *nonce = text + at + off;
+		int w = what;
 		struct hm_node *n;
 		struct run *r;
 
 		at += (size_t)off + PE_NONCE_HEX;
+		if (what == PE_CONFIRM_RELAY &&
+		    strncmp(text + at, PE_BOUNCE_TAG, sizeof(PE_BOUNCE_TAG) - 1) == 0)
+			w = PE_CONFIRM_BOUNCE;
 		pthread_mutex_lock(&e->mu);
 		n = hm_find(&e->mwait, nonce);
 		r = n != NULL ? HM_ENTRY(n, struct run, mnode) : NULL;
-		if (r != NULL && !r->confirmed && (c = calloc(1, sizeof(*c))) != NULL) {
-			r->confirmed = 1;
+		if (r != NULL && !(r->confirmed & (1u << w)) && (c = calloc(1, sizeof(*c))) != NULL) {
+			r->confirmed |= 1u << w;
 			memcpy(c->nonce, nonce, PE_NONCE_HEX);
-			c->what = PE_CONFIRM_HELO;
+			c->what = w;
 			snprintf(c->egress, sizeof(c->egress), "%s", egress);
 			c->next = e->confirms;
 			e->confirms = c;
+		} else if (r != NULL || hm_find(&e->spent, nonce) != NULL) {
+			known = 1;
 		}
 		pthread_mutex_unlock(&e->mu);
 	}
 	if (c == NULL)
-		return -1;
+		return known ? 1 : -1;
 	event_active(e->wake, EV_READ, 0);
 	return 0;
+}
+
+/* A HELO carries "pxm-<nonce>": our probe reached our MTA (-1: just a HELO) */
+int
+pe_confirm(struct pe_engine *e, const char *helo, const char *egress)
+{
+	return confirm_text(e, helo, egress, PE_CONFIRM_HELO) == 0 ? 0 : -1;
+}
+
+int
+pe_confirm_mail(struct pe_engine *e, const char *rcpt, const char *egress)
+{
+	return confirm_text(e, rcpt, egress, PE_CONFIRM_RELAY);
 }

@@ -8,33 +8,50 @@
  *            intercepted (an ISP's 421/554 "use our server"), ours (the
  *            greeting names our own host, or our nonce reached our own MTA:
  *            the port forwards back to us; we stop at once, never loop),
- *            none (no 220: refused at the greeting, not SMTP); and
- *            banner-host=HOST for the rDNS comparison (findings.c)
+ *            none (no 220: not SMTP, silence); and banner-host=HOST for
+ *            the rDNS comparison (findings.c)
  *   EHLO     pxm-NONCE.<our name> (HELO if EHLO is refused): our MTA, if
- *            the port leads there, sees the nonce (on_confirm)
- *   relay    relay_test rcpt: MAIL FROM:<sender> RCPT TO:<local+pxm-NONCE@domain>,
- *            then RSET; never DATA.  RCPT accepted = relay-rcpt (class
- *            open-relay)
- *   QUIT     always, politely (PE_STEP_QUIT)
+ *            the port leads there, sees the nonce (on_confirm, HELO)
+ *   relay    relay_test rcpt: MAIL FROM:<relay_address>, RCPT TO:<local+
+ *            pxm-NONCE@domain>, RSET; never DATA.  RCPT accepted =
+ *            relay-rcpt, class open-relay.  relay_test confirm: the same
+ *            with MAIL FROM:<> (a probe that can never bounce), then one
+ *            small message; relay-rcpt is then only a sign (weight 0), and
+ *            relay-confirmed (class open-relay) comes when the message
+ *            reaches our MTA and the milter sees the nonce (on_confirm,
+ *            RELAY)
+ *   bounce   backscatter_test: MAIL FROM:<local+pxm-NONCE-bounce@domain>,
+ *            RCPT TO a user that does not exist at the client's own domain
+ *            (the rDNS name's, else the greeting host's), and if accepted a
+ *            small message: a bounce that reaches our MTA is backscatter
+ *            (score.backscatter; on_confirm, BOUNCE)
+ *   QUIT     always, politely; with a message out, the attempt then waits
+ *            for the milter's word until connect_back.timeout (PE_STEP_AWAIT)
  *
  * A refusal or an unexpected reply ends the session with QUIT; the deadline,
- * the read cap and smtp.c's line and reply caps bound everything else.
+ * the read cap and smtp.c's line and reply caps bound everything else.  One
+ * message per transaction, at most two per session, and only to our own
+ * mailbox or to a user of the client's own domain.
  */
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include "pe_int.h"
 #include "smtp.h"
 
-enum { S_BANNER = 0, S_EHLO, S_HELO, S_PAUSE, S_MAIL, S_RCPT, S_RSET };
+enum { S_BANNER = 0, S_EHLO, S_HELO, S_PAUSE, S_MAIL, S_RCPT, S_DATA, S_BODY, S_RSET,
+	S_BMAIL, S_BRCPT, S_BDATA, S_BBODY };
 enum { B_NONE = 0, B_OK, B_RBLSMTPD, B_INTERCEPTED, B_OURS };
 static const char *const bclass[] = { "none", "ok", "rblsmtpd", "intercepted", "ours" };
 
 struct cb {
 	int state, cls, told;
+	int sent_relay, sent_bounce;	/* messages out, waiting for our MTA */
 	double until;			/* connect_back.timeout */
 	char host[PE_FINDING_VALUE_MAX];	/* the greeting's host */
+	char domain[PE_FINDING_VALUE_MAX];	/* the client's own, for backscatter */
 	struct pe_smtp_reply rep;
 };
 
@@ -52,22 +69,39 @@ interceptor(const char *text)
 	return 0;
 }
 
-/* the session ends: the banner class, QUIT */
+static void
+tell(struct pe_ctx *ctx, struct cb *st)
+{
+	if (st->told)
+		return;
+	st->told = 1;
+	pe_find(ctx, PE_F_WEAK, 0, "banner", "%s", bclass[st->cls]);
+	if (st->cls == B_OK && st->host[0] != '\0')	/* for the rDNS comparison */
+		pe_find(ctx, PE_F_WEAK, 0, "banner-host", "%s", st->host);
+}
+
+/* the session ends: the banner class, QUIT; with a probe message out, wait
+ * for our MTA to see it */
 static enum pe_step
 quit(struct pe_ctx *ctx, struct evbuffer *out)
 {
 	struct cb *st = ctx->priv;
+	double left = st->until - pe_now();
 
-	if (!st->told) {
-		st->told = 1;
-		pe_find(ctx, PE_F_WEAK, 0, "banner", "%s", bclass[st->cls]);
-		if (st->cls == B_OK && st->host[0] != '\0')	/* for the rDNS comparison */
-			pe_find(ctx, PE_F_WEAK, 0, "banner-host", "%s", st->host);
+	tell(ctx, st);
+	if (out != NULL)
+		evbuffer_add_printf(out, "QUIT\r\n");
+	if ((st->sent_relay || st->sent_bounce) && left > 0 && st->cls != B_OURS) {
+		ctx->timer = left;
+		return PE_STEP_AWAIT;
 	}
-	if (out == NULL)
-		return PE_STEP_CLOSED;
-	evbuffer_add_printf(out, "QUIT\r\n");
-	return PE_STEP_QUIT;
+	return out != NULL ? PE_STEP_QUIT : PE_STEP_CLOSED;
+}
+
+static void
+ehlo(struct pe_ctx *ctx, struct evbuffer *out, const char *verb)
+{
+	evbuffer_add_printf(out, "%s %s%s.%s\r\n", verb, PE_NONCE_PREFIX, ctx->nonce, ctx->helo);
 }
 
 static enum pe_step
@@ -82,6 +116,7 @@ greeting(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 		    st->rep.text, strlen(st->rep.text));
 		return quit(ctx, out);
 	}
+	st->cls = B_OK;
 	if (pe_smtp_banner_host(st->rep.text, host, sizeof(host)) == 0) {
 		if (strcmp(host, "rblsmtpd.local") == 0)
 			st->cls = B_RBLSMTPD;
@@ -90,29 +125,58 @@ greeting(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 		else if (strlen(host) < sizeof(st->host))
 			memcpy(st->host, host, strlen(host) + 1);
 	}
-	pe_set_reason(ctx, bclass[st->cls == B_NONE ? B_OK : st->cls], st->rep.text,
-	    strlen(st->rep.text));
+	pe_set_reason(ctx, bclass[st->cls], st->rep.text, strlen(st->rep.text));
 	if (st->cls == B_OURS)		/* our own MTA: stop here */
 		return quit(ctx, out);
-	if (st->cls == B_NONE)
-		st->cls = B_OK;
-	evbuffer_add_printf(out, "EHLO %s%s.%s\r\n", PE_NONCE_PREFIX, ctx->nonce, ctx->helo);
+	ehlo(ctx, out, "EHLO");
 	st->state = S_EHLO;
 	return PE_STEP_MORE;
 }
 
+/* one small message with the nonce, then "." */
 static void
-mail_from(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
+message(struct pe_ctx *ctx, struct evbuffer *out, const char *from, const char *to,
+    const char *what)
 {
-	evbuffer_add_printf(out, "MAIL FROM:<%s>\r\n", ctx->checks->cb_sender != NULL ?
-	    ctx->checks->cb_sender : "");
-	st->state = S_MAIL;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	evbuffer_add_printf(out, "Date: %s\r\nFrom: <%s>\r\nTo: <%s>\r\n"
+	    "Subject: %s test %s%s\r\nMessage-ID: <%s%s.%s@%s>\r\n\r\n"
+	    "A test of this server's mail handling (%s) by %s.\r\n"
+	    "It goes to a mailbox of the tester, who discards it on arrival.\r\n.\r\n",
+	    date, from, to, what, PE_NONCE_PREFIX, ctx->nonce, PE_NONCE_PREFIX, ctx->nonce, what,
+	    ctx->helo, what, ctx->helo);
+}
+
+/* the backscatter test, if it is on and the client's domain is known;
+ * else the end */
+static enum pe_step
+bounce_test(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
+{
+	const char *d = pe_ctx_finding(ctx, "domain");	/* the verified rDNS name's */
+
+	if (!ctx->checks->cb_backscatter || ctx->checks->cb_domain == NULL)
+		return quit(ctx, out);
+	if (d == NULL && (st->host[0] == '\0' ||
+	    pe_registrable_domain(st->host, st->domain, sizeof(st->domain)) < 0))
+		return quit(ctx, out);
+	if (d != NULL)
+		snprintf(st->domain, sizeof(st->domain), "%s", d);
+	evbuffer_add_printf(out, "MAIL FROM:<%s+%s%s%s@%s>\r\n", ctx->checks->cb_local,
+	    PE_NONCE_PREFIX, ctx->nonce, PE_BOUNCE_TAG, ctx->checks->cb_domain);
+	st->state = S_BMAIL;
+	return PE_STEP_MORE;
 }
 
 static enum pe_step
 reply(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 {
-	int ok = st->rep.code / 100 == 2;
+	int ok = st->rep.code / 100 == 2, confirm = ctx->checks->cb_relay == PE_RELAY_CONFIRM;
+	char to[PE_DETAIL_MAX * 2];
 
 	switch (st->state) {
 	case S_BANNER:
@@ -120,15 +184,15 @@ reply(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 	case S_EHLO:
 	case S_HELO:
 		if (!ok && st->state == S_EHLO) {	/* an old server: HELO */
-			evbuffer_add_printf(out, "HELO %s%s.%s\r\n", PE_NONCE_PREFIX, ctx->nonce,
-			    ctx->helo);
+			ehlo(ctx, out, "HELO");
 			st->state = S_HELO;
 			return PE_STEP_MORE;
 		}
-		if (!ok || ctx->checks->cb_relay == PE_RELAY_NONE || ctx->checks->cb_domain == NULL)
+		if (!ok || ctx->checks->cb_domain == NULL ||
+		    (ctx->checks->cb_relay == PE_RELAY_NONE && !ctx->checks->cb_backscatter))
 			return quit(ctx, out);
 		/* a moment for our MTA's word: if the nonce reached it, the
-		 * port leads to us and no relay test is made (on_confirm) */
+		 * port leads to us and no mail test is made (on_confirm) */
 		st->state = S_PAUSE;
 		ctx->timer = 0.2;
 		return PE_STEP_MORE;
@@ -141,16 +205,56 @@ reply(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 		return PE_STEP_MORE;
 	case S_RCPT:
 		if (st->rep.code == 250 || st->rep.code == 251) {
-			char what[PE_DETAIL_MAX * 2];
-			pe_find(ctx, PE_F_OPEN_RELAY, 0, "relay-rcpt", "%u", pe_target_port(ctx->client));
-			snprintf(what, sizeof(what), "RCPT TO:<%s+%s%s@%s> %d %s", ctx->checks->cb_local,
+			/* rcpt: the postmaster's chosen proof; confirm: a sign */
+			pe_find(ctx, confirm ? PE_F_WEAK : PE_F_OPEN_RELAY, 0, "relay-rcpt", "%u",
+			    pe_target_port(ctx->client));
+			snprintf(to, sizeof(to), "RCPT TO:<%s+%s%s@%s> %d %s", ctx->checks->cb_local,
 			    PE_NONCE_PREFIX, ctx->nonce, ctx->checks->cb_domain, st->rep.code,
 			    st->rep.text);
-			pe_set_reason(ctx, "relay-rcpt", what, strlen(what));
+			pe_set_reason(ctx, "relay-rcpt", to, strlen(to));
+			if (confirm) {
+				evbuffer_add_printf(out, "DATA\r\n");
+				st->state = S_DATA;
+				return PE_STEP_MORE;
+			}
 		}
 		evbuffer_add_printf(out, "RSET\r\n");
 		st->state = S_RSET;
 		return PE_STEP_MORE;
+	case S_DATA:
+	case S_BDATA:
+		if (st->rep.code != 354)
+			return quit(ctx, out);
+		if (st->state == S_DATA) {
+			snprintf(to, sizeof(to), "%s+%s%s@%s", ctx->checks->cb_local, PE_NONCE_PREFIX,
+			    ctx->nonce, ctx->checks->cb_domain);
+			message(ctx, out, "", to, "relay");
+		} else {
+			snprintf(to, sizeof(to), "nonexistent-%.12s@%s", ctx->nonce, st->domain);
+			message(ctx, out, ctx->checks->cb_sender, to, "bounce");
+		}
+		st->state = st->state == S_DATA ? S_BODY : S_BBODY;
+		return PE_STEP_MORE;
+	case S_BODY:
+		st->sent_relay = ok;
+		return ok ? bounce_test(ctx, st, out) : quit(ctx, out);
+	case S_RSET:
+		return ok ? bounce_test(ctx, st, out) : quit(ctx, out);
+	case S_BMAIL:
+		if (!ok)
+			return quit(ctx, out);
+		evbuffer_add_printf(out, "RCPT TO:<nonexistent-%.12s@%s>\r\n", ctx->nonce, st->domain);
+		st->state = S_BRCPT;
+		return PE_STEP_MORE;
+	case S_BRCPT:
+		if (st->rep.code != 250 && st->rep.code != 251)
+			return quit(ctx, out);	/* refused at once: as it should */
+		evbuffer_add_printf(out, "DATA\r\n");
+		st->state = S_BDATA;
+		return PE_STEP_MORE;
+	case S_BBODY:
+		st->sent_bounce = ok;
+		return quit(ctx, out);
 	default:
 		return quit(ctx, out);
 	}
@@ -200,25 +304,52 @@ cb_timer(struct pe_ctx *ctx, struct evbuffer *out)
 	double left = st->until - pe_now();
 
 	if (st->state != S_PAUSE || out == NULL || (st->until > 0 && left <= 0)) {
-		snprintf(ctx->reason, sizeof(ctx->reason), "timeout");
+		if (out != NULL)
+			snprintf(ctx->reason, sizeof(ctx->reason), "timeout");
+		st->sent_relay = st->sent_bounce = 0;	/* no more waiting */
 		return quit(ctx, out);		/* connect_back.timeout */
 	}
-	mail_from(ctx, st, out);
 	if (st->until > 0)
 		ctx->timer = left;
+	if (ctx->checks->cb_relay == PE_RELAY_NONE)	/* backscatter only */
+		return bounce_test(ctx, st, out);
+	evbuffer_add_printf(out, "MAIL FROM:<%s>\r\n", ctx->checks->cb_relay == PE_RELAY_CONFIRM ?
+	    "" : ctx->checks->cb_sender != NULL ? ctx->checks->cb_sender : "");
+	st->state = S_MAIL;
 	return PE_STEP_MORE;
 }
 
+/* our MTA saw our nonce: in the EHLO (the port leads back to us), as the
+ * recipient of the relayed message, or as the recipient of a bounce */
 static enum pe_step
 cb_confirm(struct pe_ctx *ctx, struct evbuffer *out, int what)
 {
 	struct cb *st = ctx->priv;
 
-	(void)what;
-	st->cls = B_OURS;		/* the port leads back to our MTA */
-	ctx->timer = -1;
-	snprintf(ctx->reason, sizeof(ctx->reason), "ours");
-	return quit(ctx, out);
+	if (what == PE_CONFIRM_HELO) {
+		st->cls = B_OURS;
+		st->sent_relay = st->sent_bounce = 0;
+		ctx->timer = -1;
+		snprintf(ctx->reason, sizeof(ctx->reason), "ours");
+		return quit(ctx, out);
+	}
+	if (what == PE_CONFIRM_RELAY && st->sent_relay) {
+		st->sent_relay = 0;
+		pe_find(ctx, PE_F_OPEN_RELAY, 0, "relay-confirmed", "%u", pe_target_port(ctx->client));
+		snprintf(ctx->reason, sizeof(ctx->reason), "relay-confirmed");
+	} else if (what == PE_CONFIRM_BOUNCE && st->sent_bounce) {
+		st->sent_bounce = 0;
+		pe_find(ctx, PE_F_WEAK, ctx->checks->w_backscatter, "backscatter", "%s", st->domain);
+		if (strcmp(ctx->reason, "relay-confirmed") != 0)
+			snprintf(ctx->reason, sizeof(ctx->reason), "backscatter");
+	} else {
+		return PE_STEP_MORE;	/* not what we wait for (yet) */
+	}
+	/* still talking: the session goes on; over: done when nothing is out */
+	if (out != NULL || st->sent_relay || st->sent_bounce)
+		return PE_STEP_MORE;
+	tell(ctx, st);
+	return PE_STEP_CLOSED;
 }
 
 /* hung up, or silent until the deadline: before a greeting that is
@@ -229,12 +360,15 @@ cb_hangup(struct pe_ctx *ctx, size_t nread)
 {
 	if (nread == 0)
 		snprintf(ctx->reason, sizeof(ctx->reason), "hung-up");
-	return quit(ctx, NULL);
+	return quit(ctx, NULL) == PE_STEP_AWAIT ? PE_STEP_AWAIT : PE_STEP_CLOSED;
 }
 
 static enum pe_step
 cb_deadline(struct pe_ctx *ctx, struct evbuffer *out)
 {
+	struct cb *st = ctx->priv;
+
+	st->sent_relay = st->sent_bounce = 0;	/* the wait is over too */
 	return quit(ctx, out);
 }
 

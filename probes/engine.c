@@ -335,7 +335,7 @@ pe_free(struct pe_engine *e)
 		SSL_CTX_free((SSL_CTX *)e->ssl);
 #endif
 	pe_confirms_free(e->confirms);
-	hm_destroy(&e->mwait);
+	pe_mwait_free(e);
 	if (e->wake != NULL)
 		event_free(e->wake);
 	if (e->reaper != NULL)

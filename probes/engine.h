@@ -51,8 +51,9 @@ struct run {
 	int connected, tunnel, have_nonce, lingering;
 	int port_dead;			/* refused, unreachable or filtered */
 	int starting;			/* inside the kind's start() */
+	int awaiting;			/* PE_STEP_AWAIT: no connection, still running */
 	int mta_waiting;		/* in the confirm table: the milter may confirm it */
-	int confirmed;			/* ... and did (guarded by e->mu) */
+	unsigned confirmed;		/* ... and did, 1 << what (guarded by e->mu) */
 	const char *fail;		/* failure found while starting: reported from the timer */
 	enum pe_result_kind fail_kind;
 	enum pe_step early;		/* a task kind ended inside start(): applied from the timer */
@@ -141,6 +142,7 @@ struct pe_engine {
 	struct jobq incoming;
 	struct confirm *confirms;
 	struct hmap mwait;		/* target mta: runs whose nonce went to our MTA */
+	struct hmap spent;		/* ... their nonces after they ended (LRU) */
 	int stopping;			/* written under mu, read atomically */
 	void *ssl;			/* SSL_CTX, when built with OpenSSL */
 	struct jobq waiting, active;	/* engine thread only */
@@ -194,6 +196,7 @@ void pe_proved_hook(void *owner, const char *egress);
 
 /* confirm.c */
 int pe_mwait_init(struct pe_engine *);
+void pe_mwait_free(struct pe_engine *);
 void pe_mwait_add(struct run *);
 void pe_mwait_del(struct run *);
 void pe_confirms_run(struct pe_engine *, struct confirm *);

@@ -135,6 +135,17 @@ pe_find(struct pe_ctx *ctx, enum pe_fclass fc, int weight, const char *name,
 			*p = '_';
 }
 
+const char *
+pe_ctx_finding(const struct pe_ctx *ctx, const char *name)
+{
+	const struct job *j = ctx->run != NULL ? ctx->run->t->job : NULL;
+
+	for (size_t i = 0; j != NULL && i < j->nfind; i++)
+		if (strcmp(j->find[i].name, name) == 0)
+			return j->find[i].value;
+	return NULL;
+}
+
 void
 pe_find_ttl(struct pe_ctx *ctx, int ttl)
 {

@@ -32,9 +32,14 @@ enum pe_step {
 	PE_STEP_WAIT_PROOF,	/* the nonce went out inside the request (POST): the
 				 * answer proves nothing either way; keep the nonce
 				 * alive a little for the canary, then closed */
-	PE_STEP_QUIT		/* done: what the kind wrote last (an SMTP QUIT)
+	PE_STEP_QUIT,		/* done: what the kind wrote last (an SMTP QUIT)
 				 * goes out, then the server closes (2 s at most);
 				 * closed */
+	PE_STEP_AWAIT		/* PE_K_NONCE: the conversation is over (its last
+				 * words go out as with QUIT), but the attempt
+				 * waits for the milter's confirmations
+				 * (on_confirm, out NULL) until the kind's timer
+				 * (on_timer, out NULL) or its deadline */
 };
 
 struct event_base;
@@ -114,6 +119,9 @@ struct pe_kind {
  * name=value(weight) in logs and headers, e.g. "dnsbl=bl.example(3)". */
 void pe_find(struct pe_ctx *, enum pe_fclass, int weight, const char *name,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* the value of a finding the request has (committed by another check,
+ * e.g. fcrdns's "domain"), or NULL */
+const char *pe_ctx_finding(const struct pe_ctx *, const char *name);
 /* the ttl (seconds) of the last finding this attempt recorded */
 void pe_find_ttl(struct pe_ctx *, int ttl);
 /* the findings so far count now, whatever the attempt's end (a DNS answer

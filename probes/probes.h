@@ -190,6 +190,8 @@ struct pe_checks {
 	struct pe_rules rules;		/* findings -> class */
 	/* connect_back: the client's own port 25 (the test's port) */
 	int cb_relay;			/* enum pe_relay_test */
+	int cb_backscatter;		/* backscatter_test */
+	int w_backscatter;
 	double cb_timeout;		/* the session's bound (0: the request's) */
 	const char *cb_sender;		/* MAIL FROM of the relay test ("" = <>) */
 	const char *cb_local, *cb_domain;	/* relay_address: local+NONCE@domain */
@@ -251,7 +253,21 @@ int pe_submit(struct pe_engine *, const struct sockaddr *, socklen_t,
  */
 int pe_confirm(struct pe_engine *, const char *helo, const char *egress);
 /* what our MTA saw of a nonce (a kind's on_confirm is told) */
-enum pe_confirm_what { PE_CONFIRM_HELO = 0 };
+enum pe_confirm_what {
+	PE_CONFIRM_HELO = 0,	/* in a HELO: the client's port 25 leads to us */
+	PE_CONFIRM_RELAY,	/* a recipient local+pxm-NONCE: relayed to us */
+	PE_CONFIRM_BOUNCE	/* a recipient local+pxm-NONCE-bounce: a bounce */
+};
+#define PE_BOUNCE_TAG "-bounce"
+/*
+ * Our MTA got a message for rcpt.  0: rcpt carries a nonce that a running
+ * connect-back sent and that was not confirmed this way before (the check
+ * learns it; the message is our probe: discard it); 1: one of our nonces
+ * again (a second delivery, or after the check ended: discard it, it
+ * proves nothing more); -1: not ours (a forged nonce-shaped address is
+ * just an address).  Thread-safe and quick.
+ */
+int pe_confirm_mail(struct pe_engine *, const char *rcpt, const char *egress);
 
 /* back-off before attempt+1 (2 s, 4 s, ...) */
 double pe_backoff(int attempt);

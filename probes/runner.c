@@ -260,6 +260,14 @@ pe_run_step(struct run *r, enum pe_step st)
 		pe_polite_close(r);
 		pe_test_finish(t, PE_CLOSED, NULL);
 		return;
+	case PE_STEP_AWAIT:
+		if (!(t->kind->flags & PE_K_NONCE)) {
+			pe_run_step(r, PE_STEP_QUIT);
+			return;
+		}
+		pe_polite_close(r);
+		r->awaiting = 1;
+		return;
 	case PE_STEP_TUNNEL:
 		break;
 	}
@@ -332,7 +340,7 @@ ptimer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (t == NULL || t->st != T_RUNNING || r->tunnel || t->kind->on_timer == NULL)
 		return;
-	if (r->bev == NULL && !(t->kind->flags & PE_K_TASK))
+	if (r->bev == NULL && !(t->kind->flags & PE_K_TASK) && !r->awaiting)
 		return;
 	pe_run_step(r, t->kind->on_timer(&r->ctx, r->bev != NULL ? bufferevent_get_output(r->bev) : NULL));
 }
@@ -511,10 +519,12 @@ test_timer(evutil_socket_t fd, short what, void *arg)
 	} else if (!r->connected && !(t->kind->flags & PE_K_TASK)) {
 		r->port_dead = 1;
 		pe_test_finish(t, PE_CLOSED, "filtered");
-	} else if (t->kind->on_deadline != NULL && r->bev != NULL && !r->tunnel) {
+	} else if (t->kind->on_deadline != NULL && (r->bev != NULL || r->awaiting) && !r->tunnel) {
 		enum pe_step st;
-		snprintf(r->ctx.reason, sizeof(r->ctx.reason), "timeout");
-		st = t->kind->on_deadline(&r->ctx, bufferevent_get_output(r->bev));
+		if (!r->awaiting)
+			snprintf(r->ctx.reason, sizeof(r->ctx.reason), "timeout");
+		st = t->kind->on_deadline(&r->ctx, r->bev != NULL ?
+		    bufferevent_get_output(r->bev) : NULL);
 		pe_run_step(r, st == PE_STEP_MORE ? PE_STEP_INCONCLUSIVE : st);
 	} else {
 		pe_test_finish(t, PE_INCONCLUSIVE, r->tunnel ? "tunnel-timeout" : "timeout");

@@ -93,6 +93,7 @@ apply(struct pe_ctx *ps, enum pe_step st, int *armed)
 	case PE_STEP_INCONCLUSIVE:
 	case PE_STEP_WAIT_PROOF:
 	case PE_STEP_QUIT:
+	case PE_STEP_AWAIT:
 		return 1;
 	}
 	FZ_CHECK(!"unknown step");

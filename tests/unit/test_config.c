@@ -132,10 +132,14 @@ main(void)
 	T_OK(cf != NULL && cf->probe.tests[cf->probe.ntests - 1].kind != pe_kind_find("connect-back"),
 	    "connect_back: off by default (opt-in)");
 	config_unref(cf);
-	bad("connect_back: {\n enable = true;\n relay_test = \"rcpt\"; };\n", 3, "needs relay_address",
+	bad("connect_back: {\n enable = true;\n relay_test = \"rcpt\"; };\n", 3, "need relay_address",
 	    "connect_back: rcpt needs relay_address");
 	bad("connect_back: { relay_test = \"rcpt\";\n relay_address = \"no-at-sign\"; };\n", 2,
-	    "needs relay_address", "connect_back: relay_address local@domain");
+	    "need relay_address", "connect_back: relay_address local@domain");
+	bad("connect_back: {\n backscatter_test = true; };\n", 2, "need relay_address",
+	    "connect_back: backscatter needs relay_address");
+	bad("connect_back: { relay_test = \"confirm\";\n relay_address = \"a+b@example.org\"; };\n", 2,
+	    "without '+'", "connect_back: relay_address without '+'");
 	bad("connect_back: { relay_test = \"always\"; };\n", 1, "not one of", "connect_back: relay_test values");
 	bad("connect_back: { helo_name = \"bad name\"; };\n", 1, "not a host name", "connect_back: helo_name");
 	bad("connect_back: { port = 0; };\n", 1, "out of range", "connect_back: port range");
