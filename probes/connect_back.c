@@ -336,6 +336,7 @@ cb_confirm(struct pe_ctx *ctx, struct evbuffer *out, int what)
 	if (what == PE_CONFIRM_RELAY && st->sent_relay) {
 		st->sent_relay = 0;
 		pe_find(ctx, PE_F_OPEN_RELAY, 0, "relay-confirmed", "%u", pe_target_port(ctx->client));
+		pe_find_commit(ctx, 1);		/* decisive: out now, not after the wait */
 		snprintf(ctx->reason, sizeof(ctx->reason), "relay-confirmed");
 	} else if (what == PE_CONFIRM_BOUNCE && st->sent_bounce) {
 		st->sent_bounce = 0;

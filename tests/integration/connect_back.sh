@@ -72,7 +72,7 @@ expect 127.0.0.70 '<\*\* *550 5\.7\.1 Client host \[127\.0\.0\.70\] is an open r
 verdict_line 127.0.0.70 | grep -E 'verdict=open-relay ' | grep 'relay-rcpt=25' | grep -q 'banner=ok' &&
 	pass "127.0.0.70: verdict open-relay with relay-rcpt=25 and banner=ok" ||
 	fail "127.0.0.70: verdict" "$(verdict_line 127.0.0.70)"
-grep -q 'banner-host=openrelay\.test\.invalid' "$MLOG" && pass "127.0.0.70: the banner's host recorded" ||
+grep -q 'banner-host=mx\.openrelay\.invalid' "$MLOG" && pass "127.0.0.70: the banner's host recorded" ||
 	fail "127.0.0.70: banner-host"
 cb_line 127.0.0.70 | grep -qE "detail=\".*RCPT TO:<probe\+pxm-[0-9a-f]{32}@ours\.test\.invalid> 250 2\.1\.5 Ok" &&
 	pass "127.0.0.70: RCPT TO:<probe+pxm-NONCE@ours.test.invalid> accepted (250), in the detail" ||
@@ -129,4 +129,79 @@ expect 127.0.0.78 "$ACCEPT" "127.0.0.78 (a 1 MB line): accepted"
 cb_line 127.0.0.78 | grep -q 'reason=not-smtp findings="\?banner=none' && pass "127.0.0.78: banner=none, the line capped" ||
 	fail "127.0.0.78: huge line" "$(cb_line 127.0.0.78)"
 info "1 MB line" 127.0.0.78
+
+# ---- relay_test confirm and backscatter_test: messages that come back ----
+#   127.0.0.80  real Postfix, an open relay that delivers to our MTA (and
+#               discards mail for its own domain)                           -> relay-confirmed
+#   127.0.0.81  real Postfix, a closed relay that accepts mail for a user of
+#               its own domain it lacks, then bounces it to the sender (our
+#               nonce-bounce address, through our MTA)                      -> backscatter
+#   127.0.0.76  the fake that says 250 to everything, even to DATA          -> no confirmation
+start_client_postfix deliverer 127.0.0.80 "default_transport = smtp
+relay_transport = relay
+relayhost = [127.0.0.1]:$PF_PORT
+mydestination = deliverer.invalid
+local_transport = discard:its own users" &&
+start_client_postfix bouncer 127.0.0.81 "mydestination = bouncer.invalid
+mynetworks = 127.0.0.250/32
+smtpd_reject_unlisted_recipient = no
+local_transport = error:5.1.1 user unknown
+default_transport = smtp
+relay_transport = relay
+relayhost = [127.0.0.1]:$PF_PORT" || fail "the relaying and bouncing Postfix servers start"
+stop_name milter
+milter_conf "$T/cb2.conf" $MPORT $CPORT "connect_back: { enable = true; timeout = 8.0;
+  helo_name = \"$OURS\"; relay_test = \"confirm\"; relay_address = \"probe@ours.test.invalid\";
+  backscatter_test = true; };" 'scan = [ "3128" ];' 'on_relay = "reject";'
+start_milter milter2 "$T/cb2.conf" || { fail "milter restarts (confirm, backscatter)"; summary; exit 1; }
+MLOG=$T/milter2/milter.log
+sink0=$(sink_count)
+
+expect 127.0.0.80 '<\*\* *550 5\.7\.1 Client host \[127\.0\.0\.80\] is an open relay' \
+	"127.0.0.80 (relays to us): rejected once its probe came back"
+verdict_line 127.0.0.80 | grep 'verdict=open-relay ' | grep -q 'relay-confirmed=25' &&
+	pass "127.0.0.80: open-relay by relay-confirmed=25" || fail "127.0.0.80: verdict" "$(verdict_line 127.0.0.80)"
+grep -qE "probe-confirm sess=[0-9a-f]+ client=unknown\[127\.0\.0\.1\]:[0-9]+ to=<probe\+pxm-[0-9a-f]{32}@ours\.test\.invalid> from=<> result=confirmed" "$MLOG" &&
+	pass "127.0.0.80: our milter knew its probe at RCPT (null sender)" || fail "127.0.0.80: probe-confirm" "$(grep probe-confirm "$MLOG" | tail -2)"
+grep -q 'discard sess=.* reason=probe-message' "$MLOG" && pass "127.0.0.80: the probe message was discarded" ||
+	fail "127.0.0.80: discard"
+grep -q 'disconnect from .* ehlo=1 mail=2 rcpt=2 data=2 quit=1 commands=8' "$T/deliverer/maillog" &&
+	pass "127.0.0.80: the relay probe and the backscatter probe (to its own domain), then QUIT" ||
+	fail "127.0.0.80: its commands" "$(grep disconnect "$T/deliverer/maillog" | tail -1)"
+info "open relay, confirmed" 127.0.0.80
+nonce=$(grep -oE 'to=<probe\+pxm-[0-9a-f]{32}@ours\.test\.invalid> from=<> result=confirmed' "$MLOG" | head -1 | grep -oE 'pxm-[0-9a-f]{32}')
+
+expect 127.0.0.81 '<- *250 2\.0\.0 Ok: queued' "127.0.0.81 (bounces): accepted"
+wait_for "$MLOG" "verdict sess=[0-9a-f]+ client=\[127\.0\.0\.81\] .*backscatter=bouncer\.invalid\(2\)" 15 &&
+	pass "127.0.0.81: backscatter=bouncer.invalid(2): its bounce reached us" ||
+	fail "127.0.0.81: backscatter" "$(verdict_line 127.0.0.81) $(cb_line 127.0.0.81)"
+grep -qE "probe-confirm sess=.* to=<probe\+pxm-[0-9a-f]{32}-bounce@ours\.test\.invalid> from=<> result=confirmed" "$MLOG" &&
+	pass "127.0.0.81: the bounce (null sender, to our -bounce address) known and discarded" ||
+	fail "127.0.0.81: bounce confirm" "$(grep probe-confirm "$MLOG" | tail -2)"
+info "backscatter" 127.0.0.81
+
+rm -f "$T/took"
+expect 127.0.0.76 "$ACCEPT" "127.0.0.76 (250 to everything, even DATA): accepted"
+verdict_line 127.0.0.76 | grep -q 'verdict=clean' && pass "127.0.0.76: a 250 to DATA is no confirmation: clean" ||
+	fail "127.0.0.76: 250 server" "$(verdict_line 127.0.0.76)"
+
+# a probe address again (a second delivery: discarded, proves nothing), and
+# a forged nonce-shaped address (just an address: delivered)
+if [ -n "$nonce" ]; then
+	before=$(sink_count)
+	out=$(swaks --server 127.0.0.1 --port $PF_PORT --local-interface 127.0.0.7 --from x@test.invalid \
+		--to "probe+$nonce@ours.test.invalid" --timeout 20 2>&1)
+	grep -qE "to=<probe\+$nonce@ours\.test\.invalid> from=<x@test\.invalid> result=again" "$MLOG" &&
+		sleep 1 && [ "$(sink_count)" -eq "$before" ] &&
+		pass "a second delivery of a probe: known (result=again), discarded" || fail "second delivery"
+fi
+before=$(sink_count)
+swaks --server 127.0.0.1 --port $PF_PORT --local-interface 127.0.0.7 --from x@test.invalid \
+	--to "probe+pxm-0123456789abcdef0123456789abcdef@ours.test.invalid" --timeout 20 >/dev/null 2>&1
+wait_sink $((before + 1)) && ! grep -q 'pxm-0123456789abcdef0123456789abcdef.*result=' "$MLOG" &&
+	pass "a forged nonce-shaped address is just an address: delivered" || fail "forged nonce"
+! grep -lE '^Subject: (relay|bounce) test pxm-' "$T"/postfix/sink/* 2>/dev/null | grep -q . &&
+	[ "$(sink_count)" -gt "$sink0" ] &&
+	pass "no probe message and no bounce of one reached a mailbox (the sink)" ||
+	fail "probes in the sink" "$(grep -lE '^Subject: (relay|bounce) test pxm-' "$T"/postfix/sink/* | head -3)"
 summary

@@ -276,7 +276,8 @@ non_smtpd_milters ="
 }
 
 # start_client_postfix NAME ADDR [MAIN_EXTRA]: a client's own mail server, a
-# private Postfix named NAME.test.invalid on ADDR:25 (bound through its
+# private Postfix named mx.NAME.invalid (its own domain: NAME.invalid) on
+# ADDR:25 (bound through its
 # master.cf name: ADDR need not be an interface's), every message
 # discarded unless MAIN_EXTRA says otherwise (e.g. mynetworks for a closed
 # relay, relayhost for one that delivers to our MTA); stopped by stop_all
@@ -284,7 +285,7 @@ start_client_postfix() {
 	local name=$1 addr=$2 extra=${3:-} d=$T/$1
 	require_loopback "$addr"
 	must_be_free "$addr" 25 || return 1
-	postfix_instance "$d" "$name.test.invalid" "$addr:25" "inet_interfaces = loopback-only
+	postfix_instance "$d" "mx.$name.invalid" "$addr:25" "inet_interfaces = loopback-only
 syslog_name = postfix-client-$name
 default_transport = discard:client discard
 relay_transport = discard:client discard

@@ -90,6 +90,10 @@ test_parser(void)
 	    "line: an empty continuation line");
 	T_STREQ(r.text, "b", "line: no separator after an empty first text");
 	memset(&r, 0, sizeof(r));
+	T_OK(line_str(&r, "250-a") == PE_SMTP_MORE && line_str(&r, "250 ") == PE_SMTP_DONE && r.lines == 2,
+	    "line: an empty last line");
+	T_STREQ(r.text, "a", "line: no separator before an empty text");
+	memset(&r, 0, sizeof(r));
 	T_OK(line_str(&r, "2500 x") == PE_SMTP_BAD, "line: \"2500 x\" is no reply line");
 	memset(&r, 0, sizeof(r));
 	T_OK(line_str(&r, "ab1") == PE_SMTP_BAD, "line: \"ab1\" is no reply line");
@@ -321,6 +325,27 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* the output is one probe message: a Date line, then exactly rest */
+static int
+message_is(const char *rest)
+{
+	const char *o = outs(), *eol = strstr(o, "\r\n");
+
+	return strncmp(o, "Date: ", 6) == 0 && eol != NULL && eol - o > 20 && eol - o < 50 &&
+	    strcmp(eol + 2, rest) == 0;
+}
+
+#define RELAY_MSG "From: <>\r\nTo: <probe+pxm-" NONCE "@relay.example>\r\n" \
+	"Subject: relay test pxm-" NONCE "\r\nMessage-ID: <pxm-" NONCE ".relay@" HELO ">\r\n\r\n" \
+	"A test of this server's mail handling (relay) by " HELO ".\r\n" \
+	"It goes to a mailbox of the tester, who discards it on arrival.\r\n.\r\n"
+#define BOUNCE_MSG "From: <probe@relay.example>\r\nTo: <nonexistent-0123456789ab@client.example>\r\n" \
+	"Subject: bounce test pxm-" NONCE "\r\nMessage-ID: <pxm-" NONCE ".bounce@" HELO ">\r\n\r\n" \
+	"A test of this server's mail handling (bounce) by " HELO ".\r\n" \
+	"It goes to a mailbox of the tester, who discards it on arrival.\r\n.\r\n"
+#define BMAIL_LINE "MAIL FROM:<probe+pxm-" NONCE "-bounce@relay.example>\r\n"
+#define BRCPT_LINE "RCPT TO:<nonexistent-0123456789ab@client.example>\r\n"
+
 /* begin, greeting, EHLO reply: the relay test's pause */
 static int
 to_pause(void)
@@ -484,12 +509,12 @@ test_connect_back(void)
 	    "cb: a partial line in the pause waits");
 	T_OK(to_pause(), "cb: confirm: to the pause");
 	ps.timer = 0;
-	T_OK(cb->on_confirm(&ps, out, 0) == PE_STEP_QUIT, "cb: confirm in the pause: QUIT step");
+	T_OK(cb->on_confirm(&ps, out, PE_CONFIRM_HELO) == PE_STEP_QUIT, "cb: confirm in the pause: QUIT step");
 	T_OK(REASON("ours"), "cb: confirm in the pause: reason ours");
 	T_STREQ(outs(), "QUIT\r\n", "cb: confirm in the pause: QUIT written, no MAIL");
 	T_OK(ps.timer < 0, "cb: confirm in the pause: the timer cancelled");
 	T_OK(to_pause(), "cb: confirm without a connection: to the pause");
-	T_OK(cb->on_confirm(&ps, NULL, 0) == PE_STEP_CLOSED && REASON("ours"),
+	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_HELO) == PE_STEP_CLOSED && REASON("ours"),
 	    "cb: confirm without output: CLOSED, ours");
 
 	/* greeting classes */
@@ -510,6 +535,12 @@ test_connect_back(void)
 	T_STREQ(outs(), "QUIT\r\n", "cb: our host in capitals: QUIT only");
 	checks_default();
 	begin();
+	ps.helo = "MX.Ours.Example";
+	T_OK(FEEDS("220 mx.ours.example ESMTP\r\n") == PE_STEP_QUIT && REASON("ours"),
+	    "cb: our host configured in capitals: ours");
+	T_STREQ(outs(), "QUIT\r\n", "cb: our host configured in capitals: QUIT only");
+	checks_default();
+	begin();
 	T_OK(FEEDS("220 mx.ours.example.evil ESMTP\r\n") == PE_STEP_MORE && REASON("ok"),
 	    "cb: a longer name that starts with ours is not ours");
 	T_STREQ(outs(), EHLO_LINE, "cb: not ours: EHLO");
@@ -524,6 +555,25 @@ test_connect_back(void)
 	begin();
 	T_OK(FEEDS("421 Outbound SMTP blocked by your provider\r\n") == PE_STEP_QUIT &&
 	    REASON("intercepted"), "cb: a 421 interceptor: intercepted");
+	{
+		static const char *const hints[] = { "554 Use Your own relay host",
+			"554 use our smarthost", "421 contact your ISP", "554 ask your provider",
+			"554 PORT 25 is closed", "554 use the SMTP server of the ISP",
+			"554 you are not allowed to send mail directly", "421 blocked by policy",
+			"554 connection intercepted", NULL };
+		int all = 1;
+		for (int i = 0; hints[i] != NULL; i++) {
+			checks_default();
+			begin();
+			evbuffer_add_printf(in, "%s\r\n", hints[i]);
+			if (cb->on_read(&ps, in, out) != PE_STEP_QUIT || !REASON("intercepted") ||
+			    strcmp(outs(), "QUIT\r\n") != 0) {
+				all = 0;
+				printf("  not intercepted: %s\n", hints[i]);
+			}
+		}
+		T_OK(all, "cb: each interceptor hint, any case, in a 421 or 554: intercepted");
+	}
 	checks_default();
 	begin();
 	T_OK(FEEDS("554 go away\r\n") == PE_STEP_QUIT && REASON("refused"), "cb: 554 go away: refused");
@@ -640,6 +690,326 @@ test_connect_back(void)
 	T_OK(cb->on_timer(&ps, NULL) == PE_STEP_CLOSED, "cb: the pause's timer without output: CLOSED");
 }
 
+/* relay_test confirm and backscatter_test: messages, PE_STEP_AWAIT, and
+ * the milter's confirmations */
+static void
+test_messages(void)
+{
+	if (cb == NULL)
+		return;
+
+	/* relay_test confirm */
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	T_STREQ(outs(), EHLO_LINE, "confirm: EHLO");
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE && ps.timer == 0.2, "confirm: the pause");
+	ps.timer = 0;
+	T_OK(cb->on_timer(&ps, out) == PE_STEP_MORE, "confirm: the pause ends");
+	T_STREQ(outs(), "MAIL FROM:<>\r\n", "confirm: MAIL FROM:<>, whatever the sender");
+	T_OK(FEEDS("250 2.1.0 Ok\r\n") == PE_STEP_MORE, "confirm: MAIL accepted");
+	T_STREQ(outs(), RCPT_LINE, "confirm: RCPT TO:<local+pxm-NONCE@domain>");
+	T_OK(FEEDS("250 2.1.5 Ok\r\n") == PE_STEP_MORE && REASON("relay-rcpt"),
+	    "confirm: RCPT accepted: relay-rcpt (a sign)");
+	T_STREQ(outs(), "DATA\r\n", "confirm: RCPT accepted: DATA, no RSET");
+	T_OK(FEEDS("354 End data with <CR><LF>.<CR><LF>\r\n") == PE_STEP_MORE, "confirm: 354");
+	T_OK(message_is(RELAY_MSG), "confirm: the message: headers with the nonce, a line, \".\"");
+	ps.timer = 0;
+	T_OK(FEEDS("250 2.0.0 Ok: queued as 1234\r\n") == PE_STEP_AWAIT,
+	    "confirm: the message accepted: AWAIT");
+	T_STREQ(outs(), "QUIT\r\n", "confirm: the message accepted: QUIT written");
+	T_OK(ps.timer > 29 && ps.timer <= 30, "confirm: AWAIT until connect_back.timeout");
+	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_RELAY) == PE_STEP_CLOSED && REASON("relay-confirmed"),
+	    "confirm: our MTA saw the message: relay-confirmed, CLOSED");
+	T_OK(evbuffer_get_length(out) == 0, "confirm: nothing written after the QUIT");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	(void)outs();
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_AWAIT, "confirm, no word: AWAIT");
+	(void)outs();
+	ps.timer = 0;
+	T_OK(cb->on_timer(&ps, NULL) == PE_STEP_CLOSED && REASON("relay-rcpt"),
+	    "confirm, no word: the wait's timer: CLOSED, the reason kept");
+	T_OK(evbuffer_get_length(out) == 0, "confirm, no word: nothing written");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	(void)outs();
+	T_OK(FEEDS("554 5.5.1 no valid recipients\r\n") == PE_STEP_QUIT, "confirm: DATA refused: QUIT step");
+	T_STREQ(outs(), "QUIT\r\n", "confirm: DATA refused: QUIT, no message");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	(void)outs();
+	T_OK(FEEDS("554 5.7.1 message rejected\r\n") == PE_STEP_QUIT,
+	    "confirm: the message refused: QUIT step, nothing to wait for");
+	T_STREQ(outs(), "QUIT\r\n", "confirm: the message refused: QUIT written");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	(void)outs();
+	T_OK(FEEDS("554 5.7.1 Relay access denied\r\n") == PE_STEP_MORE && REASON("ok"),
+	    "confirm: RCPT refused: no relay-rcpt");
+	T_STREQ(outs(), "RSET\r\n", "confirm: RCPT refused: RSET, no DATA");
+
+	/* backscatter_test alone */
+	checks_relay();
+	ck.cb_relay = PE_RELAY_NONE;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	(void)outs();
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE && ps.timer == 0.2, "bounce: the pause");
+	ps.timer = 0;
+	T_OK(cb->on_timer(&ps, out) == PE_STEP_MORE, "bounce: the pause ends");
+	T_STREQ(outs(), BMAIL_LINE, "bounce: MAIL FROM:<local+pxm-NONCE-bounce@domain>");
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE, "bounce: MAIL accepted");
+	T_STREQ(outs(), BRCPT_LINE, "bounce: RCPT TO a nonexistent user of the greeting's domain");
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE, "bounce: RCPT accepted");
+	T_STREQ(outs(), "DATA\r\n", "bounce: DATA");
+	T_OK(FEEDS("354 go\r\n") == PE_STEP_MORE, "bounce: 354");
+	T_OK(message_is(BOUNCE_MSG), "bounce: the message");
+	ps.timer = 0;
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_AWAIT, "bounce: the message accepted: AWAIT");
+	T_STREQ(outs(), "QUIT\r\n", "bounce: QUIT written");
+	T_OK(ps.timer > 29 && ps.timer <= 30, "bounce: AWAIT until connect_back.timeout");
+	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_RELAY) == PE_STEP_MORE,
+	    "bounce: a relay confirmation nobody asked for: MORE");
+	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_BOUNCE) == PE_STEP_CLOSED && REASON("backscatter"),
+	    "bounce: the bounce reached our MTA: backscatter, CLOSED");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_NONE;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	(void)outs();
+	T_OK(FEEDS("550 5.1.1 <nonexistent-0123456789ab@client.example>: Recipient address rejected\r\n") ==
+	    PE_STEP_QUIT, "bounce: RCPT refused at once: QUIT step");
+	T_STREQ(outs(), "QUIT\r\n", "bounce: RCPT refused: QUIT, no DATA");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_NONE;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mail.client.co.uk ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	T_STREQ(outs(), EHLO_LINE BMAIL_LINE "RCPT TO:<nonexistent-0123456789ab@client.co.uk>\r\n",
+	    "bounce: the registrable domain of the greeting's host (co.uk)");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_NONE;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 [192.0.2.10] ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	(void)outs();
+	T_OK(cb->on_timer(&ps, out) == PE_STEP_QUIT, "bounce: no domain known: QUIT step");
+	T_STREQ(outs(), "QUIT\r\n", "bounce: no domain known: QUIT, no MAIL");
+
+	/* both: the relay message, then the bounce */
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	(void)outs();
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE, "both: the relay message accepted: the session goes on");
+	T_STREQ(outs(), BMAIL_LINE, "both: then the bounce test's MAIL");
+	T_OK(cb->on_confirm(&ps, out, PE_CONFIRM_RELAY) == PE_STEP_MORE && REASON("relay-confirmed"),
+	    "both: relay confirmed while still talking: MORE");
+	T_OK(evbuffer_get_length(out) == 0, "both: the confirmation writes nothing");
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	(void)outs();
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_AWAIT, "both: the bounce message accepted: AWAIT");
+	T_STREQ(outs(), "QUIT\r\n", "both: QUIT written");
+	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_BOUNCE) == PE_STEP_CLOSED && REASON("relay-confirmed"),
+	    "both: the bounce too: CLOSED, relay-confirmed stays the reason");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	FEEDS("250 ok\r\n");
+	(void)outs();
+	T_OK(cb->on_hangup(&ps, 200) == PE_STEP_AWAIT, "both: hang-up with a message out: AWAIT");
+	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_RELAY) == PE_STEP_CLOSED && REASON("relay-confirmed"),
+	    "both: hang-up, then the relay confirmed: CLOSED");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	FEEDS("250 ok\r\n");
+	(void)outs();
+	T_OK(cb->on_deadline(&ps, out) == PE_STEP_QUIT, "both: the deadline with a message out: QUIT, no wait");
+	T_STREQ(outs(), "QUIT\r\n", "both: the deadline: QUIT written");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	(void)outs();
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_AWAIT, "both, both out: AWAIT");
+	T_STREQ(outs(), "QUIT\r\n", "both, both out: QUIT written");
+	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_RELAY) == PE_STEP_MORE && REASON("relay-confirmed"),
+	    "both, both out: the relay confirmed: MORE, the bounce still awaited");
+	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_RELAY) == PE_STEP_MORE,
+	    "both, both out: the relay confirmed twice: MORE");
+	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_BOUNCE) == PE_STEP_CLOSED && REASON("relay-confirmed"),
+	    "both, both out: then the bounce: CLOSED");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_NONE;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	(void)outs();
+	T_OK(FEEDS("554 5.7.1 rejected\r\n") == PE_STEP_QUIT,
+	    "bounce: the message refused: QUIT step, nothing to wait for");
+	T_STREQ(outs(), "QUIT\r\n", "bounce: the message refused: QUIT written");
+	checks_relay();
+	ck.cb_relay = PE_RELAY_NONE;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	(void)outs();
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_QUIT, "bounce: DATA answered 250, not 354: QUIT step");
+	T_STREQ(outs(), "QUIT\r\n", "bounce: DATA answered 250: QUIT, no message");
+
+	/* connect_back.timeout over while the message was out: no waiting */
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_timeout = 0.05;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	(void)outs();
+	sleep_ms(70);
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_QUIT,
+	    "confirm: the message accepted after connect_back.timeout: QUIT step, no wait");
+	T_STREQ(outs(), "QUIT\r\n", "confirm: after connect_back.timeout: QUIT written");
+
+	/* rcpt mode, then the bounce test after RSET */
+	checks_relay();
+	ck.cb_backscatter = 1;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("554 no relay\r\n");
+	(void)outs();
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE, "rcpt+bounce: RSET accepted: MORE");
+	T_STREQ(outs(), BMAIL_LINE, "rcpt+bounce: the bounce test's MAIL after RSET");
+
+	/* our MTA saw the EHLO while a message is out: no waiting */
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	FEEDS("250 ok\r\n");
+	(void)outs();
+	T_OK(cb->on_confirm(&ps, out, PE_CONFIRM_HELO) == PE_STEP_QUIT && REASON("ours"),
+	    "helo confirm with a message out: ours, QUIT step (no wait)");
+	T_STREQ(outs(), "QUIT\r\n", "helo confirm with a message out: QUIT written");
+}
+
 int
 main(void)
 {
@@ -654,6 +1024,7 @@ main(void)
 	test_parser();
 	test_banner_host();
 	test_connect_back();
+	test_messages();
 
 	evbuffer_free(in);
 	evbuffer_free(out);
