@@ -111,7 +111,8 @@ config_defaults(struct cg_ctx *c)
 static const char *const top_keys[] = {
 	"socket", "socket_mode", "socket_group", "user", "pid_file", "syslog_facility", "log_level", "log_stderr",
 	"mode", "allow", "skip_authenticated", "skip_daemon_names",
-	"exempt_recipients", "probe", "verdict", "action", "dns", "geoip", "score", "connect_back", NULL
+	"exempt_recipients", "probe", "verdict", "action", "dns", "geoip", "score", "connect_back",
+	"selftest", NULL
 };
 static const char *const probe_keys[] = {
 	"scan", "tags", "target", "canary_listen", "canary_address", "mta_address",

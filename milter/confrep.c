@@ -25,6 +25,9 @@ static const char *const score_keys[] = {
 	"fcrdns_fail", "fcrdns_none", "helo_mismatch", "banner_mismatch", "netbios",
 	"backscatter", "suspect_threshold", NULL
 };
+static const char *const selftest_keys[] = {
+	"address", "on_fail", "interval", "uniformity", "uniformity_window", NULL
+};
 static const char *const cb_keys[] = {
 	"enable", "port", "timeout", "helo_name", "relay_test", "relay_address", "backscatter_test",
 	NULL
@@ -47,6 +50,11 @@ confrep_defaults(struct cg_ctx *c, struct pm_config *cf)
 	cf->checks.rules.suspect_threshold = 3;
 	cf->checks.w_banner_mismatch = 1;
 	cf->checks.w_backscatter = 2;
+	cf->selftest.address = cg_strdup(c, "192.0.2.1");
+	pm_addr_parse("192.0.2.1", &cf->selftest.addr);
+	cf->selftest.interval = 3600;
+	cf->selftest.uniformity = 8;
+	cf->selftest.window = 600;
 	cf->connect_back.port = 25;
 	cf->connect_back.timeout = 10.0;
 	cf->checks.cb_timeout = 10.0;
@@ -183,6 +191,24 @@ confrep_load(struct cg_ctx *c, struct pm_config *cf, config_setting_t *root)
 	}
 	if ((g = cg_group(c, root, "connect_back")) != NULL && !c->failed)
 		load_connect_back(c, cf, g);
+	if ((g = cg_group(c, root, "selftest")) != NULL && !c->failed) {
+		int v = 0;
+		cg_check_known(c, g, selftest_keys, "selftest.");
+		if (cg_get_str(c, g, "address", &cf->selftest.address) != NULL &&
+		    cf->selftest.address[0] != '\0' &&
+		    pm_addr_parse(cf->selftest.address, &cf->selftest.addr) < 0)
+			cg_fail(c, config_setting_get_member(g, "address"),
+			    "address: \"%s\" is not a numeric address (\"\" = no self-test)",
+			    cf->selftest.address);
+		cg_get_enum(c, g, "on_fail", (const char *const[]){ "observe", "stop" }, 2, &v);
+		cf->selftest.stop = v == 1;
+		cg_get_long(c, g, "interval", &cf->selftest.interval, 1, 86400);
+		cg_get_int(c, g, "uniformity", &cf->selftest.uniformity, 0, 1000);
+		if (cf->selftest.uniformity == 1)
+			cg_fail(c, config_setting_get_member(g, "uniformity"),
+			    "uniformity: 0 (off) or at least 2 networks");
+		cg_get_long(c, g, "uniformity_window", &cf->selftest.window, 10, 86400);
+	}
 	if ((g = cg_group(c, root, "score")) != NULL && !c->failed) {
 		cg_check_known(c, g, score_keys, "score.");
 		cg_get_int(c, g, "fcrdns_fail", &cf->checks.w_fcrdns_fail, -100, 100);
@@ -240,6 +266,7 @@ confrep_free(struct pm_config *cf)
 	cg_strlist_free(&cf->dns.dnsbl_sites);
 	cg_strlist_free(&cf->dns.dnsbl_reply_map);
 	free(cf->geoip.database);
+	free(cf->selftest.address);
 	free(cf->connect_back.helo_name);
 	free(cf->connect_back.relay_test);
 	free(cf->connect_back.relay_address);

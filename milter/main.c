@@ -29,6 +29,7 @@
 #include "milter.h"
 #include "pmconfig.h"
 #include "log.h"
+#include "guard.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -551,6 +552,14 @@ main(int argc, char **argv)
 		lb_kv(&l, "stage", stage_name(cf->action.stage));
 		lb_emit(&l, LOG_NOTICE);
 	}
+	/* is our own outbound path honest?  (on_fail = stop: not started) */
+	if (guard_selftest_start(cf) == 1) {
+		pe_stop(pm.engine);
+		return startup_fail(EX_UNAVAILABLE, "self-test: %s answered: our outbound traffic "
+		    "is intercepted (selftest.on_fail = stop)", cf->selftest.address);
+	}
+	if (guard_start() < 0)
+		return startup_fail(EX_OSERR, "cannot start the self-test thread");
 	startup_ready();
 	r = smfi_main();
 	pe_stop(pm.engine);
@@ -561,5 +570,7 @@ main(int argc, char **argv)
 	/* libmilter does not wait for running sessions: the table and the
 	 * engine object stay allocated until the process exits */
 	config_unref(cf);
+	if (guard_failed())
+		return EX_UNAVAILABLE;	/* a later self-test said stop */
 	return r == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 }

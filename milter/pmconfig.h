@@ -83,6 +83,14 @@ struct pm_config {
 		char *local, *domain;		/* ... split */
 	} connect_back;
 	struct { int helo_mismatch; } score;	/* the others are in checks */
+	struct {				/* design section 8 */
+		char *address;			/* "" = no self-test */
+		struct pm_addr addr;
+		bool stop;			/* on_fail = stop (else observe) */
+		long interval;			/* seconds between self-tests */
+		int uniformity;			/* distinct /16s (v6 /48); 0 = off */
+		long window;			/* uniformity_window */
+	} selftest;
 	struct pe_checks checks;		/* what the engine's kinds read */
 
 	struct {

@@ -11,6 +11,7 @@
 #include "milter.h"
 #include "pmconfig.h"
 #include "log.h"
+#include "guard.h"
 
 static const char *
 result_word(enum pe_result_kind k)
@@ -25,6 +26,10 @@ pm_probe_result(const struct pe_result *r, void *arg)
 	struct lb l;
 	static double emfile_warned;	/* engine thread only */
 
+	if (arg == &guard_selftest_tag) {
+		guard_selftest_result(r);
+		return;
+	}
 	if (strcmp(r->reason, "emfile") == 0) {
 		__atomic_store_n(&pm.emfile_at, (int64_t)vt_now(), __ATOMIC_RELAXED);
 		if (vt_now() - emfile_warned >= 60.0) {
@@ -112,12 +117,17 @@ void
 pm_probe_done(const struct pe_summary *sm, void *arg)
 {
 	struct preq *q = arg;
-	const struct pm_config *cf = q->cf;
+	const struct pm_config *cf;
 	enum vt_state st;
 	long ttl;
 	struct lb l;
-	char evidence[VT_EVIDENCE_MAX];
+	char evidence[VT_EVIDENCE_MAX], quarantine[80];
 
+	if (arg == &guard_selftest_tag) {
+		guard_selftest_done(sm);
+		return;
+	}
+	cf = q->cf;
 	/* every request ends with one final line, which the stats and the
 	 * report count; provisional ones (final=no) may come before it */
 	if (sm->verdict == PE_V_OPEN)
@@ -129,6 +139,17 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 	 * (their TTL, at least PE_DNS_MIN_TTL); a proof holds open_ttl */
 	if (sm->ttl > 0 && sm->ttl < ttl && (st == VT_LISTED || st == VT_SUSPECT || st == VT_CLEAN))
 		ttl = sm->ttl;
+	/* one egress or greeting host for too many networks: what rests on
+	 * it is not acted on while the alarm lasts (guard.c) */
+	if (guard_uniformity(cf, &q->a, sm, quarantine, sizeof(quarantine)) &&
+	    (st == VT_OPEN || st == VT_RELAY || st == VT_SUSPECT)) {
+		st = VT_ERROR;
+		ttl = cf->verdict.error_ttl < cf->selftest.window ? cf->verdict.error_ttl :
+		    cf->selftest.window;
+		snprintf(evidence, sizeof(evidence), "quarantined %s", quarantine);
+	} else {
+		quarantine[0] = '\0';
+	}
 	if (!sm->final)
 		PM_COUNT(provisional);
 	else if (st == VT_OPEN)
@@ -147,7 +168,9 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 	lb_init(&l, "NOQUEUE", "verdict");
 	lb_kv(&l, "sess", q->sess);
 	lb_kvf(&l, "client", "[%s]", q->addr);
-	lb_kv(&l, "verdict", vt_state_name(st));
+	lb_kv(&l, "verdict", quarantine[0] != '\0' ? pe_verdict_name(sm->verdict) : vt_state_name(st));
+	if (quarantine[0] != '\0')
+		lb_kv(&l, "quarantined", quarantine);
 	if (sm->evidence[0] != '\0')
 		lb_kv(&l, "evidence", sm->evidence);
 	if (sm->egress[0] != '\0')

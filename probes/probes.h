@@ -99,6 +99,8 @@ struct pe_result {
 	double elapsed;			/* seconds since the attempt started */
 	int attempt;			/* 1 = first try */
 	const char *findings;		/* this attempt's findings as text, or "" */
+	int connected;			/* the TCP connection was made (a port that
+					 * answers; the self-test's alarm) */
 };
 
 struct pe_summary {

@@ -108,7 +108,7 @@ pe_test_abandon(struct test *t)
 
 static void
 report(struct test *t, enum pe_result_kind kind, const char *reason, const char *detail,
-    const char *egress, double elapsed, const char *findings)
+    const char *egress, double elapsed, const char *findings, int connected)
 {
 	struct pe_engine *e = t->job->e;
 	struct pe_result res;
@@ -123,6 +123,7 @@ report(struct test *t, enum pe_result_kind kind, const char *reason, const char 
 	res.elapsed = elapsed;
 	res.attempt = t->attempt;
 	res.findings = findings;
+	res.connected = connected;
 	ST_ADD(e, tests, 1);
 	if (kind == PE_OPEN)
 		ST_ADD(e, open, 1);
@@ -161,7 +162,7 @@ settle_followers(struct test *t, const char *reason, int dead)
 		f->st = T_DONE;
 		j->left--;
 		count(j, PE_CLOSED);
-		report(f, PE_CLOSED, reason, "", "", 0, "");
+		report(f, PE_CLOSED, reason, "", "", 0, "", 0);
 	}
 }
 
@@ -188,7 +189,7 @@ pe_test_finish(struct test *t, enum pe_result_kind kind, const char *reason)
 		snprintf(f->value, sizeof(f->value), "%s:%u", pe_test_name(t), t->port);
 	}
 	report(t, kind, r->ctx.reason, r->ctx.detail, kind == PE_OPEN ? r->egress : "",
-	    pe_now() - r->started, ftext);
+	    pe_now() - r->started, ftext, r->connected);
 	if (t->followers > 0)
 		settle_followers(t, r->ctx.reason, r->port_dead);
 

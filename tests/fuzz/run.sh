@@ -18,7 +18,7 @@ declare -A RUNS=(
 	[fuzz_proto]=60000 [fuzz_tunnel]=100000 [fuzz_canary]=30000
 	[fuzz_portspec]=20000 [fuzz_cidr]=30000 [fuzz_log]=100000
 	[fuzz_config]=6000 [fuzz_report]=30000 [fuzz_hostline]=50000
-	[fuzz_dns]=10000
+	[fuzz_dns]=10000 [fuzz_smtp]=150000
 )
 scale=${FUZZ_RUNS_SCALE:-1}
 maxtime=${FUZZ_MAX_TIME:-10}

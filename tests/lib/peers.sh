@@ -165,6 +165,7 @@ log_level = "debug";
 $(case "$top" in *allow*) ;; *) echo 'allow = [ ];' ;; esac)
 $top
 $(case "$top" in *dns:*) ;; *) echo 'dns: { resolver = "127.0.0.1:9"; fcrdns = false; };' ;; esac)
+$(case "$top" in *selftest:*) ;; *) echo 'selftest: { address = "127.0.0.253"; };' ;; esac)
 probe: {
   $(case "$probe" in *scan*) ;; *) echo 'scan = [ "3128", "8080", "1080/socks4", "1080/socks5" ];' ;; esac)
   canary_listen = "127.0.0.1:$cport";
