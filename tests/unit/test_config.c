@@ -143,6 +143,19 @@ main(void)
 	bad("connect_back: { relay_test = \"always\"; };\n", 1, "not one of", "connect_back: relay_test values");
 	bad("connect_back: { helo_name = \"bad name\"; };\n", 1, "not a host name", "connect_back: helo_name");
 	bad("connect_back: { port = 0; };\n", 1, "out of range", "connect_back: port range");
+	cf = load("selftest: { address = \"::1\"; on_fail = \"stop\"; interval = 5; uniformity = 4;\n"
+	    "  uniformity_window = 60; };\n", err, sizeof(err));
+	T_OK(cf != NULL && cf->selftest.addr.family == AF_INET6 && cf->selftest.stop &&
+	    cf->selftest.interval == 5 && cf->selftest.uniformity == 4 && cf->selftest.window == 60,
+	    "selftest: every key read");
+	config_unref(cf);
+	cf = load("selftest: { address = \"\"; uniformity = 0; };\n", err, sizeof(err));
+	T_OK(cf != NULL && cf->selftest.address[0] == '\0' && cf->selftest.uniformity == 0,
+	    "selftest: off, uniformity off");
+	config_unref(cf);
+	bad("selftest: {\n address = \"test.example\"; };\n", 2, "not a numeric address", "selftest: numeric address");
+	bad("selftest: { on_fail = \"panic\"; };\n", 1, "not one of", "selftest: on_fail values");
+	bad("selftest: { uniformity = 1; };\n", 1, "at least 2", "selftest: uniformity 1 refused");
 	bad("dns: {\n resolver = \"dns.example\"; };\n", 2, "not a numeric", "dns.resolver numeric");
 	bad("dns: { dnsbl_sites = [\n \"bl.example\",\n \"zen.example=127.0.0.[2..x]\" ]; };\n", 3,
 	    "bad filter", "dnsbl filter error has the element's line");
