@@ -22,7 +22,10 @@
  *            RELAY)
  *   bounce   backscatter_test: MAIL FROM:<local+pxm-NONCE-bounce@domain>,
  *            RCPT TO a user that does not exist at the client's own domain
- *            (the rDNS name's, else the greeting host's), and if accepted a
+ *            (the verified rDNS name's; else the greeting host's, but only
+ *            when the server refused to relay to us: a domain a client
+ *            names itself must not make us mail a third party through an
+ *            open relay), and if accepted a
  *            small message: a bounce that reaches our MTA is backscatter
  *            (score.backscatter; on_confirm, BOUNCE)
  *   QUIT     always, politely; with a message out, the attempt then waits
@@ -49,6 +52,7 @@ static const char *const bclass[] = { "none", "ok", "rblsmtpd", "intercepted", "
 struct cb {
 	int state, cls, told;
 	int sent_relay, sent_bounce;	/* messages out, waiting for our MTA */
+	int relay_refused;		/* our RCPT was refused: no open relay */
 	double until;			/* connect_back.timeout */
 	char host[PE_FINDING_VALUE_MAX];	/* the greeting's host */
 	char domain[PE_FINDING_VALUE_MAX];	/* the client's own, for backscatter */
@@ -161,7 +165,7 @@ bounce_test(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 
 	if (!ctx->checks->cb_backscatter || ctx->checks->cb_domain == NULL)
 		return quit(ctx, out);
-	if (d == NULL && (st->host[0] == '\0' ||
+	if (d == NULL && (!st->relay_refused || st->host[0] == '\0' ||
 	    pe_registrable_domain(st->host, st->domain, sizeof(st->domain)) < 0))
 		return quit(ctx, out);
 	if (d != NULL)
@@ -217,6 +221,8 @@ reply(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 				st->state = S_DATA;
 				return PE_STEP_MORE;
 			}
+		} else {
+			st->relay_refused = 1;
 		}
 		evbuffer_add_printf(out, "RSET\r\n");
 		st->state = S_RSET;
@@ -225,18 +231,22 @@ reply(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 	case S_BDATA:
 		if (st->rep.code != 354)
 			return quit(ctx, out);
+		/* out from now on: a confirmation may come before the 250 */
 		if (st->state == S_DATA) {
 			snprintf(to, sizeof(to), "%s+%s%s@%s", ctx->checks->cb_local, PE_NONCE_PREFIX,
 			    ctx->nonce, ctx->checks->cb_domain);
 			message(ctx, out, "", to, "relay");
+			st->sent_relay = 1;
 		} else {
 			snprintf(to, sizeof(to), "nonexistent-%.12s@%s", ctx->nonce, st->domain);
 			message(ctx, out, ctx->checks->cb_sender, to, "bounce");
+			st->sent_bounce = 1;
 		}
 		st->state = st->state == S_DATA ? S_BODY : S_BBODY;
 		return PE_STEP_MORE;
 	case S_BODY:
-		st->sent_relay = ok;
+		if (!ok)
+			st->sent_relay = 0;	/* refused: nothing to wait for */
 		return ok ? bounce_test(ctx, st, out) : quit(ctx, out);
 	case S_RSET:
 		return ok ? bounce_test(ctx, st, out) : quit(ctx, out);
@@ -253,7 +263,8 @@ reply(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 		st->state = S_BDATA;
 		return PE_STEP_MORE;
 	case S_BBODY:
-		st->sent_bounce = ok;
+		if (!ok)
+			st->sent_bounce = 0;
 		return quit(ctx, out);
 	default:
 		return quit(ctx, out);
@@ -292,7 +303,16 @@ cb_read(struct pe_ctx *ctx, struct evbuffer *in, struct evbuffer *out)
 			return quit(ctx, out);
 		step = reply(ctx, st, out);
 		memset(&st->rep, 0, sizeof(st->rep));
-		if (step != PE_STEP_MORE || st->state == S_PAUSE)
+		if (step != PE_STEP_MORE)
+			return step;
+		/* one reply per command, and we never pipeline: more bytes
+		 * now answer a command not sent (a server that says 250 twice
+		 * must not pass for one that accepted our RCPT) */
+		if (evbuffer_get_length(in) > 0) {
+			pe_set_reason(ctx, "out-of-turn", "", 0);
+			return quit(ctx, out);
+		}
+		if (st->state == S_PAUSE)
 			return step;
 	}
 }

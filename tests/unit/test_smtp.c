@@ -783,7 +783,9 @@ test_messages(void)
 	    "confirm: RCPT refused: no relay-rcpt");
 	T_STREQ(outs(), "RSET\r\n", "confirm: RCPT refused: RSET, no DATA");
 
-	/* backscatter_test alone */
+	/* backscatter_test: the client's domain is the verified rDNS name's
+	 * (none here: no engine), else the greeting's, but only after the
+	 * server refused to relay to us */
 	checks_relay();
 	ck.cb_relay = PE_RELAY_NONE;
 	ck.cb_backscatter = 1;
@@ -793,7 +795,23 @@ test_messages(void)
 	(void)outs();
 	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE && ps.timer == 0.2, "bounce: the pause");
 	ps.timer = 0;
-	T_OK(cb->on_timer(&ps, out) == PE_STEP_MORE, "bounce: the pause ends");
+	T_OK(cb->on_timer(&ps, out) == PE_STEP_QUIT, "bounce alone, no rDNS: the greeting's domain is not trusted");
+	T_STREQ(outs(), "QUIT\r\n", "bounce alone, no rDNS: QUIT, no MAIL");
+
+#define REFUSED_RELAY() do { \
+	FEEDS("220 mx.client.example ESMTP\r\n"); \
+	FEEDS("250 ok\r\n"); \
+	cb->on_timer(&ps, out); \
+	FEEDS("250 ok\r\n"); \
+	FEEDS("554 5.7.1 Relay access denied\r\n"); \
+	(void)outs(); \
+} while (0)
+	checks_relay();
+	ck.cb_backscatter = 1;
+	ck.cb_timeout = 30;
+	begin();
+	REFUSED_RELAY();
+	T_OK(FEEDS("250 2.0.0 Ok\r\n") == PE_STEP_MORE, "bounce: after a refused relay, RSET done");
 	T_STREQ(outs(), BMAIL_LINE, "bounce: MAIL FROM:<local+pxm-NONCE-bounce@domain>");
 	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE, "bounce: MAIL accepted");
 	T_STREQ(outs(), BRCPT_LINE, "bounce: RCPT TO a nonexistent user of the greeting's domain");
@@ -811,13 +829,11 @@ test_messages(void)
 	    "bounce: the bounce reached our MTA: backscatter, CLOSED");
 
 	checks_relay();
-	ck.cb_relay = PE_RELAY_NONE;
 	ck.cb_backscatter = 1;
 	ck.cb_timeout = 30;
 	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
+	REFUSED_RELAY();
+	FEEDS("250 2.0.0 Ok\r\n");
 	FEEDS("250 ok\r\n");
 	(void)outs();
 	T_OK(FEEDS("550 5.1.1 <nonexistent-0123456789ab@client.example>: Recipient address rejected\r\n") ==
@@ -825,7 +841,6 @@ test_messages(void)
 	T_STREQ(outs(), "QUIT\r\n", "bounce: RCPT refused: QUIT, no DATA");
 
 	checks_relay();
-	ck.cb_relay = PE_RELAY_NONE;
 	ck.cb_backscatter = 1;
 	ck.cb_timeout = 30;
 	begin();
@@ -833,21 +848,27 @@ test_messages(void)
 	FEEDS("250 ok\r\n");
 	cb->on_timer(&ps, out);
 	FEEDS("250 ok\r\n");
-	T_STREQ(outs(), EHLO_LINE BMAIL_LINE "RCPT TO:<nonexistent-0123456789ab@client.co.uk>\r\n",
+	FEEDS("554 5.7.1 Relay access denied\r\n");
+	FEEDS("250 2.0.0 Ok\r\n");
+	FEEDS("250 ok\r\n");
+	T_OK(strstr(outs(), BMAIL_LINE "RCPT TO:<nonexistent-0123456789ab@client.co.uk>\r\n") != NULL,
 	    "bounce: the registrable domain of the greeting's host (co.uk)");
 
 	checks_relay();
-	ck.cb_relay = PE_RELAY_NONE;
 	ck.cb_backscatter = 1;
 	ck.cb_timeout = 30;
 	begin();
 	FEEDS("220 [192.0.2.10] ESMTP\r\n");
 	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("554 5.7.1 Relay access denied\r\n");
 	(void)outs();
-	T_OK(cb->on_timer(&ps, out) == PE_STEP_QUIT, "bounce: no domain known: QUIT step");
+	T_OK(FEEDS("250 2.0.0 Ok\r\n") == PE_STEP_QUIT, "bounce: no domain known: QUIT step");
 	T_STREQ(outs(), "QUIT\r\n", "bounce: no domain known: QUIT, no MAIL");
 
-	/* both: the relay message, then the bounce */
+	/* both on, an open relay, no rDNS: the relay message, no bounce test
+	 * (the greeting's domain could be anyone's, relayed to) */
 	checks_relay();
 	ck.cb_relay = PE_RELAY_CONFIRM;
 	ck.cb_backscatter = 1;
@@ -860,19 +881,11 @@ test_messages(void)
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	(void)outs();
-	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE, "both: the relay message accepted: the session goes on");
-	T_STREQ(outs(), BMAIL_LINE, "both: then the bounce test's MAIL");
 	T_OK(cb->on_confirm(&ps, out, PE_CONFIRM_RELAY) == PE_STEP_MORE && REASON("relay-confirmed"),
-	    "both: relay confirmed while still talking: MORE");
+	    "both: the relay confirmed before the message's 250: kept, MORE");
 	T_OK(evbuffer_get_length(out) == 0, "both: the confirmation writes nothing");
-	FEEDS("250 ok\r\n");
-	FEEDS("250 ok\r\n");
-	FEEDS("354 go\r\n");
-	(void)outs();
-	T_OK(FEEDS("250 ok\r\n") == PE_STEP_AWAIT, "both: the bounce message accepted: AWAIT");
-	T_STREQ(outs(), "QUIT\r\n", "both: QUIT written");
-	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_BOUNCE) == PE_STEP_CLOSED && REASON("relay-confirmed"),
-	    "both: the bounce too: CLOSED, relay-confirmed stays the reason");
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_QUIT, "both: then the 250: QUIT, nothing left to wait for");
+	T_STREQ(outs(), "QUIT\r\n", "both: open relay, no rDNS: no bounce test");
 
 	checks_relay();
 	ck.cb_relay = PE_RELAY_CONFIRM;
@@ -885,15 +898,27 @@ test_messages(void)
 	FEEDS("250 ok\r\n");
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
-	FEEDS("250 ok\r\n");
 	(void)outs();
-	T_OK(cb->on_hangup(&ps, 200) == PE_STEP_AWAIT, "both: hang-up with a message out: AWAIT");
+	T_OK(FEEDS("250 ok\r\n") == PE_STEP_AWAIT, "both: the relay message accepted, not yet back: AWAIT");
+	T_STREQ(outs(), "QUIT\r\n", "both: QUIT written, no bounce test (no rDNS, an open relay)");
+
+	checks_relay();
+	ck.cb_relay = PE_RELAY_CONFIRM;
+	ck.cb_timeout = 30;
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+	FEEDS("250 ok\r\n");
+	FEEDS("354 go\r\n");
+	(void)outs();
+	T_OK(cb->on_hangup(&ps, 200) == PE_STEP_AWAIT, "confirm: hang-up with the message out: AWAIT");
 	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_RELAY) == PE_STEP_CLOSED && REASON("relay-confirmed"),
-	    "both: hang-up, then the relay confirmed: CLOSED");
+	    "confirm: hang-up, then the relay confirmed: CLOSED");
 
 	checks_relay();
 	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_backscatter = 1;
 	ck.cb_timeout = 30;
 	begin();
 	FEEDS("220 mx.client.example ESMTP\r\n");
@@ -902,35 +927,25 @@ test_messages(void)
 	FEEDS("250 ok\r\n");
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
-	FEEDS("250 ok\r\n");
 	(void)outs();
-	T_OK(cb->on_deadline(&ps, out) == PE_STEP_QUIT, "both: the deadline with a message out: QUIT, no wait");
-	T_STREQ(outs(), "QUIT\r\n", "both: the deadline: QUIT written");
+	T_OK(cb->on_deadline(&ps, out) == PE_STEP_QUIT, "confirm: the deadline with a message out: QUIT, no wait");
+	T_STREQ(outs(), "QUIT\r\n", "confirm: the deadline: QUIT written");
 
+	/* one reply per command: a second 250 in the buffer is out of turn */
 	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
 	begin();
 	FEEDS("220 mx.client.example ESMTP\r\n");
 	FEEDS("250 ok\r\n");
 	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
-	FEEDS("250 ok\r\n");
-	FEEDS("354 go\r\n");
-	FEEDS("250 ok\r\n");
-	FEEDS("250 ok\r\n");
-	FEEDS("250 ok\r\n");
-	FEEDS("354 go\r\n");
 	(void)outs();
-	T_OK(FEEDS("250 ok\r\n") == PE_STEP_AWAIT, "both, both out: AWAIT");
-	T_STREQ(outs(), "QUIT\r\n", "both, both out: QUIT written");
-	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_RELAY) == PE_STEP_MORE && REASON("relay-confirmed"),
-	    "both, both out: the relay confirmed: MORE, the bounce still awaited");
-	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_RELAY) == PE_STEP_MORE,
-	    "both, both out: the relay confirmed twice: MORE");
-	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_BOUNCE) == PE_STEP_CLOSED && REASON("relay-confirmed"),
-	    "both, both out: then the bounce: CLOSED");
+	T_OK(FEEDS("250 2.1.0 Ok\r\n250 2.1.0 Ok\r\n") == PE_STEP_QUIT && REASON("out-of-turn"),
+	    "a doubled MAIL reply: out of turn, QUIT (no relay-rcpt)");
+	checks_relay();
+	begin();
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	(void)outs();
+	T_OK(FEEDS("250 mx\r\n250 extra\r\n") == PE_STEP_QUIT && REASON("out-of-turn"),
+	    "a reply after the EHLO reply, before the pause ends: out of turn");
 
 	checks_relay();
 	ck.cb_relay = PE_RELAY_NONE;
