@@ -73,7 +73,7 @@ bench_engine(long n)
 	struct pe_test *tests = NULL;
 	size_t nt = 0;
 	char err[256];
-	struct pe_timing tm = { 5.0, 15.0, 1, NULL };
+	struct pe_timing tm = { .connect_timeout = 5.0, .timeout = 15.0, .retries = 1, .checks = NULL };
 	struct pe_engine *e;
 	struct pe_stats st;
 	struct rusage ru;

@@ -63,9 +63,11 @@ pe_smtp_banner_host(const char *text, char *host, size_t len)
 	if (n == 0 || n >= len)
 		return -1;
 	if (text[0] == '[') {
-		if (text[n - 1] != ']')
+		if (n < 3 || text[n - 1] != ']')
 			return -1;
 	} else {
+		if (text[0] == '.' || text[0] == '-' || text[n - 1] == '.' || text[n - 1] == '-')
+			return -1;
 		for (size_t i = 0; i < n; i++)
 			if (!isalnum((unsigned char)text[i]) && text[i] != '-' && text[i] != '.' &&
 			    text[i] != '_')

@@ -378,7 +378,7 @@ main(int argc, char **argv)
 	int threads = 0, ch, canary_auto = 0, rc;
 	char err[256];
 	struct pe_options o;
-	struct scan sc = { .tm = { 5.0, 15.0, 1, NULL } };
+	struct scan sc = { .tm = { .connect_timeout = 5.0, .timeout = 15.0, .retries = 1, .checks = NULL } };
 	struct sockaddr_storage host;
 	socklen_t hostlen = 0;
 	struct host single;

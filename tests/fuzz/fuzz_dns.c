@@ -229,7 +229,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size;
 	struct sockaddr_storage ss;
 	struct pe_test t[2];
-	struct pe_timing tm = { 0.5, 1.0, 0, &ck };
+	struct pe_timing tm = { .connect_timeout = 0.5, .timeout = 1.0, .retries = 0, .checks = &ck };
 	struct timespec ts;
 	socklen_t sl;
 	int v6;

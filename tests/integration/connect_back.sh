@@ -25,7 +25,8 @@ for p in swaks postfix socat tcpserver rblsmtpd; do
 done
 
 start_client_postfix openrelay 127.0.0.70 &&
-start_client_postfix closed 127.0.0.71 "mynetworks = 127.0.0.250/32" ||
+start_client_postfix closed 127.0.0.71 "mynetworks = 127.0.0.250/32" &&
+start_client_postfix v6 ::1 "mynetworks = 127.0.0.250/32" ||
 	{ fail "the clients' Postfix servers start"; summary; exit 1; }
 mkdir -p "$T/rbl"
 spawn rblsmtpd "$T/rbl/log" env RBLSMTPD="-Your address is listed" \
@@ -47,9 +48,10 @@ pass "two client Postfix servers, rblsmtpd, socat, the fakes, milter and our Pos
 MLOG=$T/milter/milter.log
 
 mail_from() { # mail_from SRC: swaks' transcript; its run time in $T/took
-	local t0 t1
+	local t0 t1 server=127.0.0.1
+	case "$1" in *:*) server=::1 ;; esac
 	t0=$(date +%s.%N)
-	swaks --server 127.0.0.1 --port $PF_PORT --local-interface "$1" --ehlo client.test.invalid \
+	swaks --server "$server" --port $PF_PORT --local-interface "$1" --ehlo client.test.invalid \
 		--from sender@test.invalid --to "$RCPT" --timeout 40 2>&1
 	t1=$(date +%s.%N)
 	echo "$t1 - $t0" | bc >"$T/took"
@@ -116,6 +118,10 @@ verdict_line 127.0.0.76 | grep -q 'banner=ours' && pass "127.0.0.76: banner=ours
 	fail "127.0.0.76: ours" "$(verdict_line 127.0.0.76) $(cb_line 127.0.0.76)"
 info "greeting names us" 127.0.0.76
 
+mail_from ::1 >/dev/null 2>&1 || true
+grep -qE "probe sess=[0-9a-f]+ client=\[::1\] test=connect-back:25 result=closed reason=ok findings=\"banner=ok banner-host=mx\.v6\.invalid\"" "$MLOG" &&
+	pass "::1: connect-back over IPv6 to a real Postfix on [::1]:25" ||
+	fail "::1: connect-back" "$(grep 'client=\[::1\] test=connect-back' "$MLOG")"
 expect 127.0.0.75 "$ACCEPT" "127.0.0.75 (nothing on 25): accepted"
 cb_line 127.0.0.75 | grep -q 'result=closed reason=refused' && pass "127.0.0.75: refused, no finding" ||
 	fail "127.0.0.75: refused" "$(cb_line 127.0.0.75)"

@@ -283,10 +283,11 @@ non_smtpd_milters ="
 # discarded unless MAIN_EXTRA says otherwise (e.g. mynetworks for a closed
 # relay, relayhost for one that delivers to our MTA); stopped by stop_all
 start_client_postfix() {
-	local name=$1 addr=$2 extra=${3:-} d=$T/$1
+	local name=$1 addr=$2 extra=${3:-} d=$T/$1 l=$2
 	require_loopback "$addr"
 	must_be_free "$addr" 25 || return 1
-	postfix_instance "$d" "mx.$name.invalid" "$addr:25" "inet_interfaces = loopback-only
+	case "$addr" in *:*) l="[$addr]" ;; esac
+	postfix_instance "$d" "mx.$name.invalid" "$l:25" "inet_interfaces = loopback-only
 syslog_name = postfix-client-$name
 default_transport = discard:client discard
 relay_transport = discard:client discard

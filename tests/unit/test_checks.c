@@ -197,7 +197,7 @@ submit(struct pe_engine *e, const char *addr, const struct pe_test *t, size_t n,
     struct outcome *o)
 {
 	struct sockaddr_in sin = { 0 };
-	struct pe_timing tm = { 1.0, 2.0, 0, NULL };
+	struct pe_timing tm = { .connect_timeout = 1.0, .timeout = 2.0, .retries = 0, .checks = NULL };
 
 	sin.sin_family = AF_INET;
 	inet_pton(AF_INET, addr, &sin.sin_addr);

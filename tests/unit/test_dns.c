@@ -494,7 +494,7 @@ static int
 run(const char *client, const char *kinds, struct outcome *o)
 {
 	struct sockaddr_storage ss = sa_of(client);
-	struct pe_timing tm = { 1.0, req_timeout, 0, &ck };
+	struct pe_timing tm = { .connect_timeout = 1.0, .timeout = req_timeout, .retries = 0, .checks = &ck };
 	struct pe_test t[3];
 	size_t n = 0;
 	char buf[64], *save = NULL;
@@ -996,7 +996,7 @@ main(void)
 		static const char *const dead[] = { "dead.example" };
 		struct sockaddr_storage ss = sa_of("192.0.2.6");
 		struct pe_test t[2] = { { pe_kind_find("dnsbl"), 0 }, { pe_kind_find("fcrdns"), 0 } };
-		struct pe_timing tm = { 1.0, 3.0, 0, &ck };
+		struct pe_timing tm = { .connect_timeout = 1.0, .timeout = 3.0, .retries = 0, .checks = &ck };
 		static struct outcome o;
 		ROW(rev("192.0.2.6", "in-addr.arpa"), ns_t_ptr, DF_DROP, 0);
 		set_sites(dead, 1);

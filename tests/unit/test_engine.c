@@ -243,7 +243,7 @@ probe(struct pe_engine *e, const char *proto, int port, double timeout, int retr
 {
 	struct sockaddr_in sin = { 0 };
 	struct pe_test t = { pe_kind_find(proto), (uint16_t)port };
-	struct pe_timing tm = { 1.0, timeout, retries, NULL };
+	struct pe_timing tm = { .connect_timeout = 1.0, .timeout = timeout, .retries = retries, .checks = NULL };
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	memset(o, 0, sizeof(*o));
@@ -304,7 +304,7 @@ main(void)
 		struct outcome many[12];
 		struct sockaddr_in sin = { 0 };
 		struct pe_test t[4];
-		struct pe_timing tm = { 1.0, 2.0, 0, NULL };
+		struct pe_timing tm = { .connect_timeout = 1.0, .timeout = 2.0, .retries = 0, .checks = NULL };
 		e = engine(3, 2, 100);
 		sin.sin_family = AF_INET;
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -328,7 +328,7 @@ main(void)
 	{
 		struct outcome big;
 		struct sockaddr_in sin = { 0 };
-		struct pe_timing tm = { 1.0, 2.0, 0, NULL };
+		struct pe_timing tm = { .connect_timeout = 1.0, .timeout = 2.0, .retries = 0, .checks = NULL };
 		size_t n = 20000;
 		struct pe_test *t = calloc(n, sizeof(*t));
 		e = engine(256, 64, 10);
@@ -354,7 +354,7 @@ main(void)
 		struct outcome q[6];
 		struct sockaddr_in sin = { 0 };
 		struct pe_test t = { pe_kind_find("socks5"), (uint16_t)silent };
-		struct pe_timing tm = { 1.0, 0.3, 0, NULL };
+		struct pe_timing tm = { .connect_timeout = 1.0, .timeout = 0.3, .retries = 0, .checks = NULL };
 		int over = 0;
 		e = engine(1, 1, 1);
 		sin.sin_family = AF_INET;
