@@ -129,8 +129,9 @@ start_probe(struct sess *s)
 	lb_emit(&l, LOG_INFO);
 	tm = s->cf->probe.timing;
 	/* connect_back's EHLO name: the configured one, else the MTA's (j) */
+	snprintf(tm.ours, sizeof(tm.ours), "%s", s->mta[0] != '\0' ? s->mta : pm.hostname);
 	snprintf(tm.helo, sizeof(tm.helo), "%s", s->cf->connect_back.helo_name[0] != '\0' ?
-	    s->cf->connect_back.helo_name : s->mta[0] != '\0' ? s->mta : pm.hostname);
+	    s->cf->connect_back.helo_name : tm.ours);
 	if (pe_submit(pm.engine, (struct sockaddr *)&ss, sl, s->cf->probe.tests,
 	    s->cf->probe.ntests, &tm, PE_F_STOP_ON_OPEN, q) == 0) {
 		PM_COUNT(probed);
@@ -373,24 +374,17 @@ pm_envrcpt(SMFICTX *ctx, char **argv)
 		}
 		pe_printable(rcpt, sizeof(rcpt), t, n);
 	}
-	/* connect_back: our own probe message (or a bounce of it) came back
-	 * to us; only nonces our engine issued count, a forged one is just an
-	 * address; the message is ours to drop, no mailbox gets it */
-	if (s->cf->connect_back.enable && pe_nonce_find(rcpt, strlen(rcpt)) >= 0) {
-		int c = s->have_addr ? pe_confirm_mail(pm.engine, rcpt, s->addr) : -1;
-		if (c >= 0) {
-			struct lb l;
-			s->probe_msg = true;
-			sess_line(&l, s, "probe-confirm");
-			lb_kv(&l, "client", s->client);
-			lb_kvf(&l, "to", "<%s>", rcpt);
-			lb_kvf(&l, "from", "<%s>", s->from);
-			lb_kv(&l, "result", c == 0 ? "confirmed" : "again");
-			lb_emit(&l, LOG_INFO);
-			s->msg_rcpts++;
-			s->rcpts++;
-			return SMFIS_CONTINUE;
-		}
+	/* connect_back: our own probe message (or a bounce of it) comes
+	 * back to us; only nonces our engine issued count, a forged one is
+	 * just an address.  It counts at the message's end (a callout that
+	 * stops here proves nothing); the message is ours to drop */
+	if (s->cf->connect_back.enable && pe_nonce_find(rcpt, strlen(rcpt)) >= 0 &&
+	    pe_nonce_ours(pm.engine, rcpt)) {
+		s->probe_msg = true;
+		snprintf(s->probe_rcpt, sizeof(s->probe_rcpt), "%s", rcpt);
+		s->msg_rcpts++;
+		s->rcpts++;
+		return SMFIS_CONTINUE;
 	}
 	exempt = policy_rcpt_exempt(s->cf, rcpt);
 	r = pm_enforce(ctx, s, STAGE_RCPT, rcpt, exempt);
@@ -433,6 +427,13 @@ pm_eom(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	update_qid(ctx, s);
 	if (s->probe_msg) {		/* our connect-back's probe: nobody gets it */
+		int c = s->have_addr ? pe_confirm_mail(pm.engine, s->probe_rcpt, s->from, s->addr) : -1;
+		sess_line(&l, s, "probe-confirm");
+		lb_kv(&l, "client", s->client);
+		lb_kvf(&l, "to", "<%s>", s->probe_rcpt);
+		lb_kvf(&l, "from", "<%s>", s->from);
+		lb_kv(&l, "result", c == 0 ? "confirmed" : c == 1 ? "again" : "unknown-nonce");
+		lb_emit(&l, LOG_INFO);
 		sess_line(&l, s, "discard");
 		lb_kv(&l, "client", s->client);
 		lb_kv(&l, "reason", "probe-message");

@@ -203,7 +203,7 @@ confrep_load(struct cg_ctx *c, struct pm_config *cf, config_setting_t *root)
 		cg_get_enum(c, g, "on_fail", (const char *const[]){ "observe", "stop" }, 2, &v);
 		cf->selftest.stop = v == 1;
 		cg_get_long(c, g, "interval", &cf->selftest.interval, 1, 86400);
-		cg_get_int(c, g, "uniformity", &cf->selftest.uniformity, 0, 1000);
+		cg_get_int(c, g, "uniformity", &cf->selftest.uniformity, 0, 64);
 		if (cf->selftest.uniformity == 1)
 			cg_fail(c, config_setting_get_member(g, "uniformity"),
 			    "uniformity: 0 (off) or at least 2 networks");

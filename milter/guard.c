@@ -32,13 +32,23 @@
 
 /* ---- self-test ----------------------------------------------------------- */
 
+static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int running, answered, done, observing, failed;
+static pthread_cond_t cv;	/* on CLOCK_MONOTONIC */
+static unsigned gen;		/* the self-test in flight */
+static int running, answered, done, notrun, observing, failed;
 static char what[128];		/* the first answer: "http-connect:3128" */
 
-/* the self-test's request is told from the clients' by its arg */
-int guard_selftest_tag;
+static void
+cv_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&cv, &a);
+	pthread_condattr_destroy(&a);
+}
 
 int
 guard_observing(void)
@@ -53,25 +63,32 @@ guard_failed(void)
 }
 
 void
-guard_selftest_result(const struct pe_result *r)
+guard_selftest_result(struct preq *q, const struct pe_result *r)
 {
 	pthread_mutex_lock(&mu);
-	if (r->connected && answered++ == 0)
+	if (q->gen == gen && r->connected && answered++ == 0)
 		snprintf(what, sizeof(what), "%s:%u", r->proto, r->port);
 	pthread_mutex_unlock(&mu);
 }
 
 void
-guard_selftest_done(const struct pe_summary *s)
+guard_selftest_done(struct preq *q, const struct pe_summary *s)
 {
 	if (!s->final)
 		return;
 	pthread_mutex_lock(&mu);
-	if (s->verdict == PE_V_OPEN && answered == 0 && answered++ == 0)
-		snprintf(what, sizeof(what), "%s", s->evidence);
-	done = 1;
-	pthread_cond_broadcast(&cv);
+	if (q->gen == gen) {
+		if (s->verdict == PE_V_OPEN && answered++ == 0)
+			snprintf(what, sizeof(what), "%s", s->evidence);
+		/* overload, shutdown, every test inconclusive: nothing was
+		 * seen either way, so nothing passed */
+		notrun = answered == 0 && (s->verdict == PE_V_ERROR || s->tests != s->closed);
+		done = 1;
+		pthread_cond_broadcast(&cv);
+	}
 	pthread_mutex_unlock(&mu);
+	config_unref(q->cf);
+	free(q);
 }
 
 /* the scan's tests that connect somewhere, and port 25 */
@@ -94,33 +111,42 @@ selftest_tests(const struct pm_config *cf, size_t *n)
 
 /* one self-test, waited for; 0 pass, 1 an answer (what), -1 not run */
 static int
-selftest_once(const struct pm_config *cf)
+selftest_once(struct pm_config *cf)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = pm_addr_to_sockaddr(&cf->selftest.addr, 0, &ss);
 	struct pe_timing tm = cf->probe.timing;
 	struct pe_test *t;
+	struct preq *q;
 	size_t n;
-	double limit;
 	struct timespec ts;
 	int rc = -1;
 
-	if ((t = selftest_tests(cf, &n)) == NULL)
+	pthread_once(&once, cv_init);
+	if ((t = selftest_tests(cf, &n)) == NULL || (q = calloc(1, sizeof(*q))) == NULL) {
+		free(t);
 		return -1;
+	}
 	tm.retries = 0;
-	tm.checks = &cf->checks;
-	limit = pe_pending_bound(pm.engine, n, &tm) + 10.0;
+	tm.checks = &cf->checks;		/* q holds cf until the final report */
+	snprintf(tm.helo, sizeof(tm.helo), "%s", pm.hostname);
+	q->cf = config_ref(cf);
+	q->selftest = 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(pe_pending_bound(pm.engine, n, &tm) + 10.0);
 	pthread_mutex_lock(&mu);
-	answered = done = 0;
+	q->gen = ++gen;
+	answered = done = notrun = 0;
 	what[0] = '\0';
 	pthread_mutex_unlock(&mu);
-	if (pe_submit(pm.engine, (struct sockaddr *)&ss, sl, t, n, &tm, 0, &guard_selftest_tag) == 0) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)limit;
+	if (pe_submit(pm.engine, (struct sockaddr *)&ss, sl, t, n, &tm, 0, q) < 0) {
+		config_unref(q->cf);
+		free(q);
+	} else {
 		pthread_mutex_lock(&mu);
 		while (!done && pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT)
 			;
-		rc = done ? answered > 0 : -1;
+		rc = !done || notrun ? -1 : answered > 0;
 		pthread_mutex_unlock(&mu);
 	}
 	free(t);
@@ -132,11 +158,15 @@ static int
 selftest_judge(const struct pm_config *cf, int rc)
 {
 	struct lb l;
+	char w[sizeof(what)];
 
+	pthread_mutex_lock(&mu);
+	memcpy(w, what, sizeof(w));
+	pthread_mutex_unlock(&mu);
 	lb_init(&l, NULL, rc == 1 ? "alarm" : "selftest");
 	lb_kv(&l, "selftest", cf->selftest.address);
 	if (rc == 1) {
-		lb_kv(&l, "answer", what);
+		lb_kv(&l, "answer", w);
 		lb_kv(&l, "meaning", "our outbound traffic is intercepted: every client would look open");
 		lb_kv(&l, "on_fail", cf->selftest.stop ? "stop" : "observe");
 		lb_emit(&l, LOG_CRIT);
@@ -157,9 +187,11 @@ selftest_judge(const struct pm_config *cf, int rc)
 }
 
 int
-guard_selftest_start(const struct pm_config *cf)
+guard_selftest_start(struct pm_config *cf)
 {
-	if (cf->selftest.address[0] == '\0')
+	/* only on_fail = stop waits for it: observe starts at once, the
+	 * thread runs the first self-test */
+	if (cf->selftest.address[0] == '\0' || !cf->selftest.stop)
 		return 0;
 	return selftest_judge(cf, selftest_once(cf));
 }
@@ -167,13 +199,15 @@ guard_selftest_start(const struct pm_config *cf)
 static void *
 selftest_thread(void *arg)
 {
-	(void)arg;
+	int first = *(int *)arg;
+
 	pe_thread_batch();
-	for (;;) {
+	for (;; first = 0) {
 		struct pm_config *cf = config_current();
 		long interval = cf != NULL ? cf->selftest.interval : 3600;
 		config_unref(cf);
-		sleep((unsigned)interval);
+		if (!first)
+			sleep((unsigned)interval);
 		cf = config_current();
 		if (cf != NULL && cf->selftest.address[0] != '\0' &&
 		    selftest_judge(cf, selftest_once(cf)) == 1) {
@@ -186,18 +220,19 @@ selftest_thread(void *arg)
 }
 
 int
-guard_start(void)
+guard_start(const struct pm_config *cf)
 {
+	static int first;
 	pthread_t t;
 
 	if (__atomic_exchange_n(&running, 1, __ATOMIC_RELAXED))
 		return 0;
-	if (pthread_create(&t, NULL, selftest_thread, NULL) != 0)
+	first = !cf->selftest.stop;	/* stop: the first one ran at start */
+	if (pthread_create(&t, NULL, selftest_thread, &first) != 0)
 		return -1;
 	pthread_detach(t);
 	return 0;
 }
-
 
 /* ---- uniformity ---------------------------------------------------------- */
 
@@ -285,18 +320,20 @@ uni_see(const struct pm_config *cf, const char *key, const struct pm_addr *clien
 
 int
 guard_uniformity(const struct pm_config *cf, const struct pm_addr *client,
-    const struct pe_summary *s, char *key, size_t keylen)
+    const struct pe_summary *s, enum vt_state st, char *key, size_t keylen)
 {
 	double now = vt_now();
 	int q = 0;
 	char k[80];
 
+	key[0] = '\0';
 	if (cf->selftest.uniformity == 0)
 		return 0;
-	key[0] = '\0';
+	/* each key quarantines only what rests on it: an egress a proxy's
+	 * proof, a greeting host what the connect-back found */
 	if (s->egress[0] != '\0') {
 		snprintf(k, sizeof(k), "egress %s", s->egress);
-		if (uni_see(cf, k, client, now)) {
+		if (uni_see(cf, k, client, now) && st == VT_OPEN) {
 			snprintf(key, keylen, "%s", k);
 			q = 1;
 		}
@@ -304,7 +341,7 @@ guard_uniformity(const struct pm_config *cf, const struct pm_addr *client,
 	for (size_t i = 0; i < s->nfindings; i++)
 		if (strcmp(s->finding[i].name, "banner-host") == 0) {
 			snprintf(k, sizeof(k), "banner %s", s->finding[i].value);
-			if (uni_see(cf, k, client, now) && !q) {
+			if (uni_see(cf, k, client, now) && !q && (st == VT_RELAY || st == VT_SUSPECT)) {
 				snprintf(key, keylen, "%s", k);
 				q = 1;
 			}

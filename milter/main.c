@@ -558,7 +558,7 @@ main(int argc, char **argv)
 		return startup_fail(EX_UNAVAILABLE, "self-test: %s answered: our outbound traffic "
 		    "is intercepted (selftest.on_fail = stop)", cf->selftest.address);
 	}
-	if (guard_start() < 0)
+	if (guard_start(cf) < 0)
 		return startup_fail(EX_OSERR, "cannot start the self-test thread");
 	startup_ready();
 	r = smfi_main();

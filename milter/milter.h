@@ -42,6 +42,8 @@ struct preq {
 	struct pm_addr a;
 	char addr[64];
 	int reported;			/* a provisional verdict was written */
+	int selftest;			/* the self-test's (guard.c), not a client's */
+	unsigned gen;			/* ... which one */
 };
 
 /* engine callbacks (engine thread; results.c) */

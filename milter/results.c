@@ -26,8 +26,8 @@ pm_probe_result(const struct pe_result *r, void *arg)
 	struct lb l;
 	static double emfile_warned;	/* engine thread only */
 
-	if (arg == &guard_selftest_tag) {
-		guard_selftest_result(r);
+	if (q->selftest) {
+		guard_selftest_result(q, r);
 		return;
 	}
 	if (strcmp(r->reason, "emfile") == 0) {
@@ -123,8 +123,8 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 	struct lb l;
 	char evidence[VT_EVIDENCE_MAX], quarantine[80];
 
-	if (arg == &guard_selftest_tag) {
-		guard_selftest_done(sm);
+	if (q->selftest) {
+		guard_selftest_done(q, sm);
 		return;
 	}
 	cf = q->cf;
@@ -141,14 +141,15 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 		ttl = sm->ttl;
 	/* one egress or greeting host for too many networks: what rests on
 	 * it is not acted on while the alarm lasts (guard.c) */
-	if (guard_uniformity(cf, &q->a, sm, quarantine, sizeof(quarantine)) &&
-	    (st == VT_OPEN || st == VT_RELAY || st == VT_SUSPECT)) {
+	if (guard_observing() && (st == VT_OPEN || st == VT_RELAY))
+		snprintf(quarantine, sizeof(quarantine), "selftest");	/* made on a lying path */
+	else
+		guard_uniformity(cf, &q->a, sm, st, quarantine, sizeof(quarantine));
+	if (quarantine[0] != '\0') {
 		st = VT_ERROR;
 		ttl = cf->verdict.error_ttl < cf->selftest.window ? cf->verdict.error_ttl :
 		    cf->selftest.window;
 		snprintf(evidence, sizeof(evidence), "quarantined %s", quarantine);
-	} else {
-		quarantine[0] = '\0';
 	}
 	if (!sm->final)
 		PM_COUNT(provisional);

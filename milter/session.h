@@ -35,6 +35,7 @@ struct sess {
 	bool tag;
 	struct vt_info tag_info;
 	bool probe_msg;			/* our connect-back's probe came back: discard */
+	char probe_rcpt[256];		/* ... its recipient (confirmed at the end) */
 };
 
 /* a session line: "<qid> EVENT sess=ID" */

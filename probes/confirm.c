@@ -138,7 +138,7 @@ pe_confirms_free(struct confirm *cf)
  * already; -1: none of ours.
  */
 static int
-confirm_text(struct pe_engine *e, const char *text, const char *egress, int what)
+confirm_text(struct pe_engine *e, const char *text, const char *egress, int what, int commit)
 {
 	size_t len = strlen(text), at = 0;
 	struct confirm *c = NULL;
@@ -158,7 +158,11 @@ confirm_text(struct pe_engine *e, const char *text, const char *egress, int what
 		pthread_mutex_lock(&e->mu);
 		n = hm_find(&e->mwait, nonce);
 		r = n != NULL ? HM_ENTRY(n, struct run, mnode) : NULL;
-		if (r != NULL && !(r->confirmed & (1u << w)) && (c = calloc(1, sizeof(*c))) != NULL) {
+		/* a mail confirms a connect-back only, never a proxy test */
+		if (r != NULL && w != PE_CONFIRM_HELO && !(r->t->kind->flags & PE_K_NONCE))
+			r = NULL;
+		if (commit && r != NULL && !(r->confirmed & (1u << w)) &&
+		    (c = calloc(1, sizeof(*c))) != NULL) {
 			r->confirmed |= 1u << w;
 			memcpy(c->nonce, nonce, PE_NONCE_HEX);
 			c->what = w;
@@ -180,11 +184,25 @@ confirm_text(struct pe_engine *e, const char *text, const char *egress, int what
 int
 pe_confirm(struct pe_engine *e, const char *helo, const char *egress)
 {
-	return confirm_text(e, helo, egress, PE_CONFIRM_HELO) == 0 ? 0 : -1;
+	return confirm_text(e, helo, egress, PE_CONFIRM_HELO, 1) == 0 ? 0 : -1;
 }
 
 int
-pe_confirm_mail(struct pe_engine *e, const char *rcpt, const char *egress)
+pe_nonce_ours(struct pe_engine *e, const char *rcpt)
 {
-	return confirm_text(e, rcpt, egress, PE_CONFIRM_RELAY);
+	return confirm_text(e, rcpt, "", PE_CONFIRM_RELAY, 0) >= 0;
+}
+
+int
+pe_confirm_mail(struct pe_engine *e, const char *rcpt, const char *from, const char *egress)
+{
+	int rc;
+
+	/* a bounce has a null sender: a "bounce" with a sender is somebody
+	 * writing to our -bounce address (a sender-verification callout
+	 * never gets this far: it ends before DATA) */
+	if (from[0] != '\0' && strstr(rcpt, PE_BOUNCE_TAG "@") != NULL)
+		return pe_nonce_ours(e, rcpt) ? 1 : -1;
+	rc = confirm_text(e, rcpt, egress, PE_CONFIRM_RELAY, 1);
+	return rc;
 }

@@ -22,10 +22,11 @@
  *            RELAY)
  *   bounce   backscatter_test: MAIL FROM:<local+pxm-NONCE-bounce@domain>,
  *            RCPT TO a user that does not exist at the client's own domain
- *            (the verified rDNS name's; else the greeting host's, but only
- *            when the server refused to relay to us: a domain a client
- *            names itself must not make us mail a third party through an
- *            open relay), and if accepted a
+ *            (the verified rDNS name's, else the greeting host's), only
+ *            where the message stays with the client: the server refused
+ *            to relay to us, or it is an MX host of its verified domain
+ *            (mx=self); never through an open relay to a third party; and
+ *            if accepted a
  *            small message: a bounce that reaches our MTA is backscatter
  *            (score.backscatter; on_confirm, BOUNCE)
  *   QUIT     always, politely; with a message out, the attempt then waits
@@ -124,7 +125,8 @@ greeting(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 	if (pe_smtp_banner_host(st->rep.text, host, sizeof(host)) == 0) {
 		if (strcmp(host, "rblsmtpd.local") == 0)
 			st->cls = B_RBLSMTPD;
-		else if (strcasecmp(host, ctx->helo) == 0)
+		else if (strcasecmp(host, ctx->helo) == 0 ||
+		    (ctx->ours != NULL && strcasecmp(host, ctx->ours) == 0))
 			st->cls = B_OURS;
 		else if (strlen(host) < sizeof(st->host))
 			memcpy(st->host, host, strlen(host) + 1);
@@ -162,10 +164,13 @@ static enum pe_step
 bounce_test(struct pe_ctx *ctx, struct cb *st, struct evbuffer *out)
 {
 	const char *d = pe_ctx_finding(ctx, "domain");	/* the verified rDNS name's */
+	const char *mx = pe_ctx_finding(ctx, "mx");
 
 	if (!ctx->checks->cb_backscatter || ctx->checks->cb_domain == NULL)
 		return quit(ctx, out);
-	if (d == NULL && (!st->relay_refused || st->host[0] == '\0' ||
+	if (!st->relay_refused && (d == NULL || mx == NULL || strcmp(mx, "self") != 0))
+		return quit(ctx, out);	/* it might relay our message elsewhere */
+	if (d == NULL && (st->host[0] == '\0' ||
 	    pe_registrable_domain(st->host, st->domain, sizeof(st->domain)) < 0))
 		return quit(ctx, out);
 	if (d != NULL)
@@ -349,6 +354,7 @@ cb_confirm(struct pe_ctx *ctx, struct evbuffer *out, int what)
 	if (what == PE_CONFIRM_HELO) {
 		st->cls = B_OURS;
 		st->sent_relay = st->sent_bounce = 0;
+		pe_find_drop(ctx);	/* what our own MTA said proves nothing */
 		ctx->timer = -1;
 		snprintf(ctx->reason, sizeof(ctx->reason), "ours");
 		return quit(ctx, out);

@@ -147,6 +147,13 @@ pe_ctx_finding(const struct pe_ctx *ctx, const char *name)
 }
 
 void
+pe_find_drop(struct pe_ctx *ctx)
+{
+	if (ctx->run != NULL)
+		ctx->run->nfind = ctx->run->ncommitted;
+}
+
+void
 pe_find_ttl(struct pe_ctx *ctx, int ttl)
 {
 	struct run *r = ctx->run;

@@ -58,6 +58,7 @@ struct pe_ctx {
 	const struct pe_checks *checks;	/* the request's settings (never NULL
 					 * in the engine: defaults when none) */
 	const char *helo;		/* the request's own name (connect_back) */
+	const char *ours;		/* our MTA's name (pe_timing.ours) */
 	int noisy;			/* set: lines before the target's greeting are
 				 	 * the gateway's chatter, not a foreign peer */
 	double timer;			/* > 0: call on_timer after so many seconds;
@@ -122,6 +123,8 @@ void pe_find(struct pe_ctx *, enum pe_fclass, int weight, const char *name,
 /* the value of a finding the request has (committed by another check,
  * e.g. fcrdns's "domain"), or NULL */
 const char *pe_ctx_finding(const struct pe_ctx *, const char *name);
+/* forget this attempt's findings that were not committed */
+void pe_find_drop(struct pe_ctx *);
 /* the ttl (seconds) of the last finding this attempt recorded */
 void pe_find_ttl(struct pe_ctx *, int ttl);
 /* the findings so far count now, whatever the attempt's end (a DNS answer

@@ -227,6 +227,8 @@ struct pe_timing {
 					 * (at most PE_MAX_RETRIES) */
 	const struct pe_checks *checks;	/* NULL: no DNSBL sites, default weights */
 	char helo[256];			/* connect_back's EHLO name ("" = "localhost") */
+	char ours[256];			/* our MTA's own name: a greeting naming it
+					 * (or helo) is our own MTA's */
 };
 
 #define PE_F_STOP_ON_OPEN 0x01		/* cancel the rest at the first open test */
@@ -262,14 +264,18 @@ enum pe_confirm_what {
 };
 #define PE_BOUNCE_TAG "-bounce"
 /*
- * Our MTA got a message for rcpt.  0: rcpt carries a nonce that a running
- * connect-back sent and that was not confirmed this way before (the check
- * learns it; the message is our probe: discard it); 1: one of our nonces
- * again (a second delivery, or after the check ended: discard it, it
- * proves nothing more); -1: not ours (a forged nonce-shaped address is
+ * Our MTA got a whole message (its end: a callout that stops at RCPT is
+ * no confirmation) from sender from ("" = <>) for rcpt.  0: rcpt carries
+ * a nonce that a running connect-back sent and that was not confirmed
+ * this way before (the check learns it; the message is our probe: discard
+ * it); a -bounce address counts only with a null sender.  1: one of our
+ * nonces again (a second delivery, or after the check ended: discard it,
+ * it proves nothing more); -1: not ours (a forged nonce-shaped address is
  * just an address).  Thread-safe and quick.
  */
-int pe_confirm_mail(struct pe_engine *, const char *rcpt, const char *egress);
+int pe_confirm_mail(struct pe_engine *, const char *rcpt, const char *from, const char *egress);
+/* does rcpt carry a nonce of a connect-back running or recently ended? */
+int pe_nonce_ours(struct pe_engine *, const char *rcpt);
 
 /* back-off before attempt+1 (2 s, 4 s, ...) */
 double pe_backoff(int attempt);

@@ -592,6 +592,7 @@ pe_test_start(struct test *t)
 	r->ctx.base = e->base;
 	r->ctx.checks = j->tm.checks != NULL ? j->tm.checks : &pe_checks_default;
 	r->ctx.helo = j->tm.helo[0] != '\0' ? j->tm.helo : "localhost";
+	r->ctx.ours = j->tm.ours[0] != '\0' ? j->tm.ours : r->ctx.helo;
 	r->ctx.run = r;
 	r->started = pe_now();
 	j->running++;

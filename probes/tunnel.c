@@ -20,6 +20,10 @@ pe_proved_hook(void *owner, const char *egress)
 {
 	struct run *r = owner;
 
+	/* only a proxy test's nonce proves a proxy (a connect-back's that
+	 * reaches the canary proves nothing of the kind) */
+	if (r->t == NULL || !(r->t->kind->flags & PE_K_PROXY))
+		return;
 	snprintf(r->egress, sizeof(r->egress), "%s", egress);
 	pe_test_finish(r->t, PE_OPEN, "proved");
 }
@@ -29,6 +33,7 @@ struct closer {
 	TAILQ_ENTRY(closer) link;
 	struct pe_engine *e;
 	struct bufferevent *bev;
+	struct event end;		/* 2 s, however the peer trickles */
 };
 
 static void
@@ -42,8 +47,17 @@ static void
 closer_free(struct closer *c)
 {
 	TAILQ_REMOVE(&c->e->closers, c, link);
+	evtimer_del(&c->end);
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+static void
+closer_end(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	closer_free(arg);
 }
 
 static void
@@ -83,6 +97,8 @@ pe_polite_close(struct run *r)
 	TAILQ_INSERT_TAIL(&c->e->closers, c, link);
 	bufferevent_setcb(bev, closer_read, NULL, closer_event, c);
 	bufferevent_set_timeouts(bev, &tv, &tv);
+	evtimer_assign(&c->end, c->e->base, closer_end, c);
+	evtimer_add(&c->end, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 

@@ -4,8 +4,9 @@
 #              3128 (an interceptor in our path would look like this):
 #              on_fail = stop: the daemon refuses to start (exit 69);
 #              on_fail = observe: it starts, logs the alarm and acts on
-#              nothing (would-reject) until a later self-test passes (squid
-#              gone), then rejects again.
+#              nothing until a later self-test passes (squid gone): an open
+#              proxy found meanwhile is quarantined (its verdict was made on
+#              a lying path); one found after is rejected.
 #   uniformity clients in 127.1/16 .. 127.3/16 whose port 3128 is forwarded
 #              (socat) to one open squid: one egress for three networks
 #              (selftest.uniformity = 3): the first two are rejected, the
@@ -19,6 +20,7 @@ CPORT=12526
 RCPT=user@remote.test.invalid
 
 start_squid intercept open 127.0.0.90 && start_squid squid open 127.0.0.2 &&
+start_squid squid2 open 127.0.0.3 &&
 start_postfix "inet:127.0.0.1:$MPORT" || { fail "squid and postfix start"; summary; exit 1; }
 
 # ---- the self-test fails: stop ----
@@ -35,19 +37,19 @@ milter_conf "$T/obs.conf" $MPORT $CPORT 'selftest: { address = "127.0.0.90"; on_
 	'scan = [ "3128" ];'
 start_milter milter "$T/obs.conf" || { fail "milter starts (observe)"; summary; exit 1; }
 MLOG=$T/milter/milter.log
-grep -q 'alarm selftest=127.0.0.90 answer=http-connect:3128 .* on_fail=observe' "$MLOG" &&
+wait_for "$MLOG" 'alarm selftest=127.0.0.90 answer=http-connect:3128 .* on_fail=observe' 15 &&
 	pass "self-test answered, on_fail = observe: started, alarm logged" || fail "observe alarm" "$(grep alarm "$MLOG")"
 out=$(send_mail 127.0.0.2 "$RCPT")
 echo "$out" | grep -qE '<- *250 2\.0\.0 Ok: queued' &&
-	grep -qE 'would-reject sess=.* client=unknown\[127\.0\.0\.2\]:[0-9]+ verdict=open-proxy' "$MLOG" &&
-	pass "while the alarm lasts, an open proxy is not acted on (would-reject)" ||
-	fail "observe: no action" "$(grep -E 'reject sess' "$MLOG" | tail -1)"
+	grep -qE 'verdict sess=[0-9a-f]+ client=\[127\.0\.0\.2\] verdict=open-proxy quarantined=selftest' "$MLOG" &&
+	pass "while the alarm lasts, an open proxy is not acted on: quarantined, accepted" ||
+	fail "observe: no action" "$(grep -E 'client=\[127.0.0.2\] verdict' "$MLOG" | tail -1)"
 stop_name intercept
 wait_for "$MLOG" "selftest selftest=127\.0\.0\.90 result=pass acting=again" 15 &&
 	pass "a later self-test passes: acting again" || fail "self-test pass" "$(grep selftest "$MLOG" | tail -2)"
-out=$(send_mail 127.0.0.2 "$RCPT")
-echo "$out" | grep -qE '<\*\* *550 5\.7\.1 Client host \[127\.0\.0\.2\] is an open proxy' &&
-	pass "then the open proxy is rejected again" || fail "acting again" "$(echo "$out" | grep -E '^ *<' | tail -2 | tr '\n' ' ')"
+out=$(send_mail 127.0.0.3 "$RCPT")
+echo "$out" | grep -qE '<\*\* *550 5\.7\.1 Client host \[127\.0\.0\.3\] is an open proxy' &&
+	pass "then an open proxy found is rejected" || fail "acting again" "$(echo "$out" | grep -E '^ *<' | tail -2 | tr '\n' ' ')"
 
 # ---- uniformity: one egress for three networks ----
 stop_name milter
