@@ -27,6 +27,9 @@ every connection they make on a client's behalf.
   smtp-named-NAME  a mail server whose greeting names NAME (our own host,
             as a port forwarded back to us would show it)
   smtp-endless  "220-" continuation lines for ever (a banner that never ends)
+  rewrite-PORT  a port-25 forwarder to 127.0.0.1:PORT that rewrites the
+            greeting's host (an appliance in front of a server): relays the
+            rest unchanged
   smtp-hugeline  one 1 MB line without an end
 """
 import re
@@ -205,10 +208,21 @@ def smtp_named(name):
             line = readline(conn)
             if not line:
                 return
-            if line.upper().startswith(b"QUIT"):
+            if line.upper().startswith("QUIT"):
                 conn.sendall(b"221 2.0.0 Bye\r\n")
                 return
             conn.sendall(b"250 ok\r\n")
+    return handler
+
+
+def rewrite_to(port):
+    def handler(conn):
+        up = socket.create_connection(("127.0.0.1", port), timeout=10)
+        greeting = readline(up) or ""
+        conn.sendall(re.sub(r"^220[ -]\S+", "220 gateway.appliance.example", greeting)
+                     .encode("latin-1") + b"\r\n")
+        relay(conn, up)
+        up.close()
     return handler
 
 
@@ -249,7 +263,12 @@ def main():
     kind, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if not loopback(addr):
         sys.exit("fakepeer: refusing non-loopback address " + addr)
-    handler = smtp_named(kind[11:]) if kind.startswith("smtp-named-") else KINDS[kind]
+    if kind.startswith("smtp-named-"):
+        handler = smtp_named(kind[11:])
+    elif kind.startswith("rewrite-"):
+        handler = rewrite_to(int(kind[8:]))
+    else:
+        handler = KINDS[kind]
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     srv = socket.socket(fam, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

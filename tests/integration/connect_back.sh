@@ -6,8 +6,10 @@
 #   127.0.0.71  real Postfix, a closed relay                      -> banner=ok, accept
 #   127.0.0.72  rblsmtpd (ucspi-tcp) in front of a server         -> banner=rblsmtpd, accept
 #   127.0.0.73  an ISP interceptor (fake: 554 "use your ISP's...")-> banner=intercepted, accept
-#   127.0.0.74  socat forwarding :25 back to our own MTA          -> banner=ours (our MTA saw the
-#                                                                    EHLO's nonce), no relay test
+#   127.0.0.74  socat forwarding :25 back to our own MTA          -> banner=ours (its greeting
+#                                                                    names our MTA), no relay test
+#   127.0.0.79  a forwarder to our MTA that rewrites the greeting -> banner=ours (our MTA saw
+#               (fake: an appliance in front)                        the EHLO's nonce), no relay test
 #   127.0.0.76  a server whose greeting names our own host (fake) -> banner=ours, no EHLO
 #   127.0.0.75  nothing listening                                  -> refused, no finding
 #   127.0.0.77  "220-" for ever; 127.0.0.78 a 1 MB line            -> banner=none, bounded
@@ -35,7 +37,8 @@ wait_listen 127.0.0.72 25 10 || { fail "rblsmtpd starts"; summary; exit 1; }
 start_fake interceptor interceptor 127.0.0.73 25 &&
 start_fake named smtp-named-$OURS 127.0.0.76 25 &&
 start_fake endless smtp-endless 127.0.0.77 25 &&
-start_fake hugeline smtp-hugeline 127.0.0.78 25 || { fail "fakes start"; summary; exit 1; }
+start_fake hugeline smtp-hugeline 127.0.0.78 25 &&
+start_fake rewrite "rewrite-$PF_PORT" 127.0.0.79 25 || { fail "fakes start"; summary; exit 1; }
 spawn forward "$T/forward.log" socat TCP-LISTEN:25,bind=127.0.0.74,fork,reuseaddr TCP:127.0.0.1:$PF_PORT
 wait_listen 127.0.0.74 25 10 || { fail "socat starts"; summary; exit 1; }
 
@@ -104,14 +107,20 @@ cb_line 127.0.0.73 | grep -q "reason=intercepted .*detail=\"5\.7\.1 Port 25 bloc
 info "interceptor" 127.0.0.73
 
 expect 127.0.0.74 "$ACCEPT" "127.0.0.74 (its port 25 leads back to us): accepted"
-grep -qE "probe-confirm sess=[0-9a-f]+ client=unknown\[127\.0\.0\.1\]:[0-9]+ helo=pxm-[0-9a-f]{32}\.$OURS result=confirmed" "$MLOG" &&
-	pass "127.0.0.74: our milter saw the connect-back's EHLO nonce arrive at our MTA" ||
-	fail "127.0.0.74: probe-confirm" "$(grep probe-confirm "$MLOG" | tail -1)"
-verdict_line 127.0.0.74 | grep 'banner=ours' | grep -vq 'banner-host' && pass "127.0.0.74: banner=ours (and no banner host)" ||
+verdict_line 127.0.0.74 | grep 'banner=ours' | grep -vq 'banner-host' &&
+	cb_line 127.0.0.74 | grep -q 'reason=ours .*detail="mta\.test\.invalid ESMTP' &&
+	pass "127.0.0.74: banner=ours: the greeting names our MTA (macro j)" ||
 	fail "127.0.0.74: ours" "$(verdict_line 127.0.0.74) $(cb_line 127.0.0.74)"
-verdict_line 127.0.0.74 | grep -vq 'relay-rcpt' && ! grep -q 'pxm-.*@ours\.test\.invalid' "$T/postfix/maillog" &&
-	pass "127.0.0.74: no relay test against our own MTA" || fail "127.0.0.74: a relay test ran against us"
 info "forwards to us" 127.0.0.74
+expect 127.0.0.79 "$ACCEPT" "127.0.0.79 (leads back to us, greeting rewritten): accepted"
+grep -qE "probe-confirm sess=[0-9a-f]+ client=unknown\[127\.0\.0\.1\]:[0-9]+ helo=pxm-[0-9a-f]{32}\.$OURS result=confirmed" "$MLOG" &&
+	pass "127.0.0.79: our milter saw the connect-back's EHLO nonce arrive at our MTA" ||
+	fail "127.0.0.79: probe-confirm" "$(grep probe-confirm "$MLOG" | tail -1)"
+verdict_line 127.0.0.79 | grep 'banner=ours' | grep -vq 'relay-rcpt' && pass "127.0.0.79: banner=ours, no relay finding" ||
+	fail "127.0.0.79: ours" "$(verdict_line 127.0.0.79) $(cb_line 127.0.0.79)"
+! grep -q 'pxm-.*@ours\.test\.invalid' "$T/postfix/maillog" &&
+	pass "127.0.0.74, .79: no relay test against our own MTA" || fail "a relay test ran against us"
+info "forwards to us, greeting rewritten" 127.0.0.79
 
 expect 127.0.0.76 "$ACCEPT" "127.0.0.76 (greeting names our host): accepted"
 verdict_line 127.0.0.76 | grep -q 'banner=ours' && pass "127.0.0.76: banner=ours from the greeting" ||
@@ -142,7 +151,7 @@ info "1 MB line" 127.0.0.78
 #   127.0.0.81  real Postfix, a closed relay that accepts mail for a user of
 #               its own domain it lacks, then bounces it to the sender (our
 #               nonce-bounce address, through our MTA)                      -> backscatter
-#   127.0.0.76  the fake that says 250 to everything, even to DATA          -> no confirmation
+#   127.0.0.82  a fake that says 250 to everything, even to DATA            -> relay-rcpt only
 start_client_postfix deliverer 127.0.0.80 "default_transport = smtp
 relay_transport = relay
 relayhost = [127.0.0.1]:$PF_PORT
@@ -159,6 +168,7 @@ stop_name milter
 milter_conf "$T/cb2.conf" $MPORT $CPORT "connect_back: { enable = true; timeout = 8.0;
   helo_name = \"$OURS\"; relay_test = \"confirm\"; relay_address = \"probe@ours.test.invalid\";
   backscatter_test = true; };" 'scan = [ "3128" ];' 'on_relay = "reject";'
+start_fake yes250 smtp-named-mx.yes.invalid 127.0.0.82 25 || fail "the 250-to-everything fake starts"
 start_milter milter2 "$T/cb2.conf" || { fail "milter restarts (confirm, backscatter)"; summary; exit 1; }
 MLOG=$T/milter2/milter.log
 sink0=$(sink_count)
@@ -186,10 +196,10 @@ grep -qE "probe-confirm sess=.* to=<probe\+pxm-[0-9a-f]{32}-bounce@ours\.test\.i
 	fail "127.0.0.81: bounce confirm" "$(grep probe-confirm "$MLOG" | tail -2)"
 info "backscatter" 127.0.0.81
 
-rm -f "$T/took"
-expect 127.0.0.76 "$ACCEPT" "127.0.0.76 (250 to everything, even DATA): accepted"
-verdict_line 127.0.0.76 | grep -q 'verdict=clean' && pass "127.0.0.76: a 250 to DATA is no confirmation: clean" ||
-	fail "127.0.0.76: 250 server" "$(verdict_line 127.0.0.76)"
+expect 127.0.0.82 "$ACCEPT" "127.0.0.82 (250 to everything, even DATA): accepted"
+verdict_line 127.0.0.82 | grep 'verdict=clean' | grep 'relay-rcpt=25' | grep -vq 'relay-confirmed' &&
+	pass "127.0.0.82: RCPT accepted but nothing came back: relay-rcpt (a sign), clean" ||
+	fail "127.0.0.82: 250 server" "$(verdict_line 127.0.0.82) $(cb_line 127.0.0.82)"
 
 # a probe address again (a second delivery: discarded, proves nothing), and
 # a forged nonce-shaped address (just an address: delivered)
