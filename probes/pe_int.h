@@ -100,8 +100,9 @@ struct pe_kind {
 	/* optional: everything written so far went out (a separate write) */
 	void (*on_drained)(struct pe_ctx *, struct evbuffer *out);
 	/* optional: the deadline passed on a connected attempt (ctx->reason
-	 * is "timeout"); its step ends the attempt (MORE: inconclusive);
-	 * without it: inconclusive, and retried */
+	 * is "timeout"), or the read cap ("read-cap"); its step ends the
+	 * attempt (MORE: inconclusive, or closed at the read cap); without
+	 * it: inconclusive, and retried (closed at the read cap) */
 	enum pe_step (*on_deadline)(struct pe_ctx *, struct evbuffer *out);
 	/* PE_K_NONCE: the milter saw our nonce (what: enum pe_confirm_what) */
 	enum pe_step (*on_confirm)(struct pe_ctx *, struct evbuffer *out, int what);

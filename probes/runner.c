@@ -316,9 +316,16 @@ test_read(struct bufferevent *bev, void *arg)
 	if (j->ending || t->st != T_RUNNING || r->t != t || r->bev != bev)
 		return;		/* finished (the job is freed later), or lingering */
 	r->kept = evbuffer_get_length(in);
-	/* a peer that talks on without proving anything is no proxy of ours */
-	if (r->nread > cap)
+	/* a peer that talks on without proving anything is no proxy of ours;
+	 * a kind that ends its own way (an SMTP QUIT) is asked to */
+	if (r->nread > cap && t->kind->on_deadline != NULL && !r->tunnel) {
+		enum pe_step st;
+		snprintf(r->ctx.reason, sizeof(r->ctx.reason), "read-cap");
+		st = t->kind->on_deadline(&r->ctx, out);
+		pe_run_step(r, st == PE_STEP_MORE ? PE_STEP_CLOSED : st);
+	} else if (r->nread > cap) {
 		pe_test_finish(t, PE_CLOSED, "read-cap");
+	}
 }
 
 /* output drained: the kind's separate write, if it wants one */

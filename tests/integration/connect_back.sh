@@ -13,6 +13,8 @@
 #   127.0.0.76  a server whose greeting names our own host (fake) -> banner=ours, no EHLO
 #   127.0.0.75  nothing listening                                  -> refused, no finding
 #   127.0.0.77  "220-" for ever; 127.0.0.78 a 1 MB line            -> banner=none, bounded
+#   127.4.0.1 .. 127.6.0.1: three /16s whose port 25 is one Postfix (the open relay): one greeting
+#               host for three networks (selftest.uniformity = 3)  -> the third quarantined
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/peers.sh"
 trap stop_all EXIT
@@ -42,8 +44,13 @@ start_fake rewrite "rewrite-$PF_PORT" 127.0.0.79 25 || { fail "fakes start"; sum
 spawn forward "$T/forward.log" socat TCP-LISTEN:25,bind=127.0.0.74,fork,reuseaddr TCP:127.0.0.1:$PF_PORT
 wait_listen 127.0.0.74 25 10 || { fail "socat starts"; summary; exit 1; }
 
+for n in 4 5 6; do
+	spawn "fwd$n" "$T/fwd$n.log" socat TCP-LISTEN:25,bind=127.$n.0.1,fork,reuseaddr TCP:127.0.0.70:25
+	wait_listen "127.$n.0.1" 25 10 || { fail "socat on 127.$n.0.1:25"; summary; exit 1; }
+done
 milter_conf "$T/cb.conf" $MPORT $CPORT "connect_back: { enable = true; timeout = 4.0;
-  helo_name = \"$OURS\"; relay_test = \"rcpt\"; relay_address = \"probe@ours.test.invalid\"; };" \
+  helo_name = \"$OURS\"; relay_test = \"rcpt\"; relay_address = \"probe@ours.test.invalid\"; };
+selftest: { address = \"127.0.0.253\"; uniformity = 3; };" \
 	'scan = [ "3128" ];' 'on_relay = "reject";'
 start_milter milter "$T/cb.conf" || { fail "milter starts"; summary; exit 1; }
 start_postfix "inet:127.0.0.1:$MPORT" || { fail "postfix starts"; summary; exit 1; }
@@ -144,6 +151,16 @@ expect 127.0.0.78 "$ACCEPT" "127.0.0.78 (a 1 MB line): accepted"
 cb_line 127.0.0.78 | grep -q 'reason=not-smtp findings="\?banner=none' && pass "127.0.0.78: banner=none, the line capped" ||
 	fail "127.0.0.78: huge line" "$(cb_line 127.0.0.78)"
 info "1 MB line" 127.0.0.78
+
+# one greeting host for three networks: an interceptor's mark (uniformity)
+for n in 4 5; do
+	expect "127.$n.0.1" '<\*\* *550 5\.7\.1 .* is an open relay' "127.$n.0.1 (port 25: the open relay): rejected"
+done
+expect 127.6.0.1 "$ACCEPT" "127.6.0.1 (the same greeting host, a third /16): accepted"
+grep -q 'alarm uniformity="banner mx.openrelay.invalid" networks=3' "$MLOG" &&
+	pass "uniformity alarm: one greeting host for three networks" || fail "banner uniformity alarm" "$(grep alarm "$MLOG")"
+verdict_line 127.6.0.1 | grep -q 'verdict=open-relay quarantined="banner mx.openrelay.invalid"' &&
+	pass "127.6.0.1: open-relay quarantined, not acted on" || fail "banner quarantine" "$(verdict_line 127.6.0.1)"
 
 # ---- relay_test confirm and backscatter_test: messages that come back ----
 #   127.0.0.80  real Postfix, an open relay that delivers to our MTA (and

@@ -313,10 +313,63 @@ run_kinds(void)
 	}
 }
 
+/* two checks' findings together (findings.c pe_job_cross): a greeting's
+ * host against the rDNS domain; the host depends on the client */
+static void
+fact_banner(struct pe_ctx *ctx, struct evbuffer *out)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ctx->client;
+
+	(void)out;
+	pe_find(ctx, PE_F_WEAK, 0, "banner-host", "%s",
+	    sin->sin_addr.s_addr == htonl(0x7f000001) ? "mx.other.example" : "mx.example.org");
+	pe_ctx_step(ctx, PE_STEP_CLOSED);
+}
+
+static void
+fact_domain(struct pe_ctx *ctx, struct evbuffer *out)
+{
+	(void)out;
+	pe_find(ctx, PE_F_WEAK, 0, "domain", "example.org");
+	pe_ctx_step(ctx, PE_STEP_CLOSED);
+}
+
+static const struct pe_kind kind_fact_banner = { .name = "fact-banner", .flags = PE_K_TASK,
+	.start = fact_banner };
+static const struct pe_kind kind_fact_domain = { .name = "fact-domain", .flags = PE_K_TASK,
+	.start = fact_domain };
+
+static void
+cross(void)
+{
+	char err[256];
+	struct pe_engine *e;
+	struct outcome o;
+	struct pe_test t[2] = { { &kind_fact_banner, 0 }, { &kind_fact_domain, 0 } };
+
+	T_OK(pe_kind_register(&kind_fact_banner) == 0 && pe_kind_register(&kind_fact_domain) == 0,
+	    "cross: two fact kinds registered");
+	if ((e = engine(err, sizeof(err))) == NULL || pe_start(e) < 0) {
+		T_OK(0, "cross: engine starts");
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	submit(e, "127.0.0.1", t, 2, &o);
+	T_OK(wait_done(&o) && strstr(o.findings, "banner-mismatch=mx.other.example(1)") != NULL &&
+	    o.score == 1, "cross: a greeting host outside the rDNS domain: banner-mismatch(1)");
+	memset(&o, 0, sizeof(o));
+	submit(e, "127.0.0.2", t, 2, &o);
+	T_OK(wait_done(&o) && strstr(o.findings, "banner-mismatch") == NULL && o.score == 0,
+	    "cross: a greeting host in the rDNS domain: no mismatch");
+	pe_stop(e);
+	pe_free(e);
+}
+
 int
 main(void)
 {
 	t_prog = "test_checks: ";
+	cross();
 	classes();
 	text();
 	registry();
