@@ -14,7 +14,7 @@
 #   127.0.0.75  nothing listening                                  -> refused, no finding
 #   127.0.0.77  "220-" for ever; 127.0.0.78 a 1 MB line            -> banner=none, bounded
 #   127.4.0.1 .. 127.6.0.1: three /16s whose port 25 is one Postfix (the open relay): one greeting
-#               host for three networks (selftest.uniformity = 3)  -> the third quarantined
+#               host for four networks with 127.0.0.70 (uniformity = 4) -> the last quarantined
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/peers.sh"
 trap stop_all EXIT
@@ -50,7 +50,7 @@ for n in 4 5 6; do
 done
 milter_conf "$T/cb.conf" $MPORT $CPORT "connect_back: { enable = true; timeout = 4.0;
   helo_name = \"$OURS\"; relay_test = \"rcpt\"; relay_address = \"probe@ours.test.invalid\"; };
-selftest: { address = \"127.0.0.253\"; uniformity = 3; };" \
+selftest: { address = \"127.0.0.253\"; uniformity = 4; };" \
 	'scan = [ "3128" ];' 'on_relay = "reject";'
 start_milter milter "$T/cb.conf" || { fail "milter starts"; summary; exit 1; }
 start_postfix "inet:127.0.0.1:$MPORT" || { fail "postfix starts"; summary; exit 1; }
@@ -157,8 +157,8 @@ for n in 4 5; do
 	expect "127.$n.0.1" '<\*\* *550 5\.7\.1 .* is an open relay' "127.$n.0.1 (port 25: the open relay): rejected"
 done
 expect 127.6.0.1 "$ACCEPT" "127.6.0.1 (the same greeting host, a third /16): accepted"
-grep -q 'alarm uniformity="banner mx.openrelay.invalid" networks=3' "$MLOG" &&
-	pass "uniformity alarm: one greeting host for three networks" || fail "banner uniformity alarm" "$(grep alarm "$MLOG")"
+grep -q 'alarm uniformity="banner mx.openrelay.invalid" networks=4' "$MLOG" &&
+	pass "uniformity alarm: one greeting host for four networks" || fail "banner uniformity alarm" "$(grep alarm "$MLOG")"
 verdict_line 127.6.0.1 | grep -q 'verdict=open-relay quarantined="banner mx.openrelay.invalid"' &&
 	pass "127.6.0.1: open-relay quarantined, not acted on" || fail "banner quarantine" "$(verdict_line 127.6.0.1)"
 
