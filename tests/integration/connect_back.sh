@@ -152,11 +152,11 @@ cb_line 127.0.0.78 | grep -q 'reason=not-smtp findings="\?banner=none' && pass "
 	fail "127.0.0.78: huge line" "$(cb_line 127.0.0.78)"
 info "1 MB line" 127.0.0.78
 
-# one greeting host for three networks: an interceptor's mark (uniformity)
+# one greeting host for four networks: an interceptor's mark (uniformity)
 for n in 4 5; do
 	expect "127.$n.0.1" '<\*\* *550 5\.7\.1 .* is an open relay' "127.$n.0.1 (port 25: the open relay): rejected"
 done
-expect 127.6.0.1 "$ACCEPT" "127.6.0.1 (the same greeting host, a third /16): accepted"
+expect 127.6.0.1 "$ACCEPT" "127.6.0.1 (the same greeting host, a fourth /16): accepted"
 grep -q 'alarm uniformity="banner mx.openrelay.invalid" networks=4' "$MLOG" &&
 	pass "uniformity alarm: one greeting host for four networks" || fail "banner uniformity alarm" "$(grep alarm "$MLOG")"
 verdict_line 127.6.0.1 | grep -q 'verdict=open-relay quarantined="banner mx.openrelay.invalid"' &&

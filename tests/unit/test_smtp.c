@@ -318,6 +318,27 @@ feed(const void *data, size_t len)
 #define FEEDS(s) feed((s), sizeof(s) - 1)
 #define REASON(s) (strcmp(ps.reason, (s)) == 0)
 
+/* a fresh session with these settings (relay address as checks_relay's) */
+static void
+fresh(int relay, int backscatter, double timeout)
+{
+	checks_relay();
+	ck.cb_relay = relay;
+	ck.cb_backscatter = backscatter;
+	ck.cb_timeout = timeout;
+	begin();
+}
+
+/* greeting, EHLO accepted, the pause over, MAIL accepted: RCPT written */
+static void
+to_rcpt(void)
+{
+	FEEDS("220 mx.client.example ESMTP\r\n");
+	FEEDS("250 ok\r\n");
+	cb->on_timer(&ps, out);
+	FEEDS("250 ok\r\n");
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -350,8 +371,7 @@ message_is(const char *rest)
 static int
 to_pause(void)
 {
-	checks_relay();
-	begin();
+	fresh(PE_RELAY_RCPT, 0, 0);
 	if (FEEDS("220 mx.client.example ESMTP\r\n") != PE_STEP_MORE || strcmp(outs(), EHLO_LINE) != 0)
 		return 0;
 	return FEEDS("250-mx\r\n250 PIPELINING\r\n") == PE_STEP_MORE && outs()[0] == '\0' &&
@@ -417,8 +437,7 @@ test_connect_back(void)
 	T_STREQ(outs(), HELO_LINE, "cb: EHLO refused: HELO pxm-NONCE.HELO");
 	T_OK(FEEDS("250 x\r\n") == PE_STEP_QUIT, "cb: HELO accepted, no relay test: QUIT step");
 	T_STREQ(outs(), "QUIT\r\n", "cb: HELO accepted, no relay test: QUIT written");
-	checks_relay();
-	begin();
+	fresh(PE_RELAY_RCPT, 0, 0);
 	FEEDS("220 mx.client.example ESMTP\r\n");
 	(void)outs();
 	FEEDS("500 what\r\n");
@@ -428,8 +447,7 @@ test_connect_back(void)
 	ps.timer = 0;
 	T_OK(cb->on_timer(&ps, out) == PE_STEP_MORE, "cb: after HELO: the pause ends");
 	T_STREQ(outs(), "MAIL FROM:<probe@relay.example>\r\n", "cb: after HELO: MAIL FROM");
-	checks_relay();
-	begin();
+	fresh(PE_RELAY_RCPT, 0, 0);
 	FEEDS("220 mx.client.example ESMTP\r\n");
 	FEEDS("500 what\r\n");
 	(void)outs();
@@ -523,8 +541,7 @@ test_connect_back(void)
 	T_OK(FEEDS("220 rblsmtpd.local\r\n") == PE_STEP_MORE && REASON("rblsmtpd"),
 	    "cb: rblsmtpd greeting: reason rblsmtpd");
 	T_STREQ(outs(), EHLO_LINE, "cb: rblsmtpd greeting: EHLO all the same");
-	checks_relay();
-	begin();
+	fresh(PE_RELAY_RCPT, 0, 0);
 	T_OK(FEEDS("220 " HELO " ESMTP Postfix\r\n") == PE_STEP_QUIT && REASON("ours"),
 	    "cb: a greeting naming our host: ours, QUIT step");
 	T_STREQ(outs(), "QUIT\r\n", "cb: a greeting naming our host: QUIT, no EHLO");
@@ -670,9 +687,7 @@ test_connect_back(void)
 	T_OK(cb->on_timer(&ps, out) == PE_STEP_QUIT && REASON("timeout"),
 	    "cb: the pause's timer after the timeout: timeout, QUIT step");
 	T_STREQ(outs(), "QUIT\r\n", "cb: the pause's timer after the timeout: QUIT, no MAIL");
-	checks_relay();
-	ck.cb_timeout = 30;
-	begin();
+	fresh(PE_RELAY_RCPT, 0, 30);
 	FEEDS("220 mx.client.example ESMTP\r\n");
 	FEEDS("250 ok\r\n");
 	(void)outs();
@@ -684,8 +699,7 @@ test_connect_back(void)
 	T_OK(cb->on_timer(&ps, out) == PE_STEP_QUIT && REASON("timeout"),
 	    "cb: the timer while MAIL waits: timeout");
 	T_STREQ(outs(), "QUIT\r\n", "cb: the timer while MAIL waits: QUIT");
-	checks_relay();
-	begin();
+	fresh(PE_RELAY_RCPT, 0, 0);
 	T_OK(to_pause(), "cb: the pause's timer without output: to the pause");
 	T_OK(cb->on_timer(&ps, NULL) == PE_STEP_CLOSED, "cb: the pause's timer without output: CLOSED");
 }
@@ -699,10 +713,7 @@ test_messages(void)
 		return;
 
 	/* relay_test confirm */
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_timeout = 30;
-	begin();
+	fresh(PE_RELAY_CONFIRM, 0, 30);
 	FEEDS("220 mx.client.example ESMTP\r\n");
 	T_STREQ(outs(), EHLO_LINE, "confirm: EHLO");
 	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE && ps.timer == 0.2, "confirm: the pause");
@@ -725,14 +736,8 @@ test_messages(void)
 	    "confirm: our MTA saw the message: relay-confirmed, CLOSED");
 	T_OK(evbuffer_get_length(out) == 0, "confirm: nothing written after the QUIT");
 
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_CONFIRM, 0, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	(void)outs();
@@ -743,27 +748,15 @@ test_messages(void)
 	    "confirm, no word: the wait's timer: CLOSED, the reason kept");
 	T_OK(evbuffer_get_length(out) == 0, "confirm, no word: nothing written");
 
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_CONFIRM, 0, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	(void)outs();
 	T_OK(FEEDS("554 5.5.1 no valid recipients\r\n") == PE_STEP_QUIT, "confirm: DATA refused: QUIT step");
 	T_STREQ(outs(), "QUIT\r\n", "confirm: DATA refused: QUIT, no message");
 
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_CONFIRM, 0, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	(void)outs();
@@ -771,13 +764,8 @@ test_messages(void)
 	    "confirm: the message refused: QUIT step, nothing to wait for");
 	T_STREQ(outs(), "QUIT\r\n", "confirm: the message refused: QUIT written");
 
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_CONFIRM, 0, 0);
+	to_rcpt();
 	(void)outs();
 	T_OK(FEEDS("554 5.7.1 Relay access denied\r\n") == PE_STEP_MORE && REASON("ok"),
 	    "confirm: RCPT refused: no relay-rcpt");
@@ -786,11 +774,7 @@ test_messages(void)
 	/* backscatter_test: the client's domain is the verified rDNS name's
 	 * (none here: no engine), else the greeting's, but only after the
 	 * server refused to relay to us */
-	checks_relay();
-	ck.cb_relay = PE_RELAY_NONE;
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
+	fresh(PE_RELAY_NONE, 1, 30);
 	FEEDS("220 mx.client.example ESMTP\r\n");
 	(void)outs();
 	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE && ps.timer == 0.2, "bounce: the pause");
@@ -806,10 +790,7 @@ test_messages(void)
 	FEEDS("554 5.7.1 Relay access denied\r\n"); \
 	(void)outs(); \
 } while (0)
-	checks_relay();
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
+	fresh(PE_RELAY_RCPT, 1, 30);
 	REFUSED_RELAY();
 	T_OK(FEEDS("250 2.0.0 Ok\r\n") == PE_STEP_MORE, "bounce: after a refused relay, RSET done");
 	T_STREQ(outs(), BMAIL_LINE, "bounce: MAIL FROM:<local+pxm-NONCE-bounce@domain>");
@@ -828,10 +809,7 @@ test_messages(void)
 	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_BOUNCE) == PE_STEP_CLOSED && REASON("backscatter"),
 	    "bounce: the bounce reached our MTA: backscatter, CLOSED");
 
-	checks_relay();
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
+	fresh(PE_RELAY_RCPT, 1, 30);
 	REFUSED_RELAY();
 	FEEDS("250 2.0.0 Ok\r\n");
 	FEEDS("250 ok\r\n");
@@ -840,10 +818,7 @@ test_messages(void)
 	    PE_STEP_QUIT, "bounce: RCPT refused at once: QUIT step");
 	T_STREQ(outs(), "QUIT\r\n", "bounce: RCPT refused: QUIT, no DATA");
 
-	checks_relay();
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
+	fresh(PE_RELAY_RCPT, 1, 30);
 	FEEDS("220 mail.client.co.uk ESMTP\r\n");
 	FEEDS("250 ok\r\n");
 	cb->on_timer(&ps, out);
@@ -854,10 +829,7 @@ test_messages(void)
 	T_OK(strstr(outs(), BMAIL_LINE "RCPT TO:<nonexistent-0123456789ab@client.co.uk>\r\n") != NULL,
 	    "bounce: the registrable domain of the greeting's host (co.uk)");
 
-	checks_relay();
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
+	fresh(PE_RELAY_RCPT, 1, 30);
 	FEEDS("220 [192.0.2.10] ESMTP\r\n");
 	FEEDS("250 ok\r\n");
 	cb->on_timer(&ps, out);
@@ -869,15 +841,8 @@ test_messages(void)
 
 	/* both on, an open relay, no rDNS: the relay message, no bounce test
 	 * (the greeting's domain could be anyone's, relayed to) */
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_CONFIRM, 1, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	(void)outs();
@@ -887,29 +852,16 @@ test_messages(void)
 	T_OK(FEEDS("250 ok\r\n") == PE_STEP_QUIT, "both: then the 250: QUIT, nothing left to wait for");
 	T_STREQ(outs(), "QUIT\r\n", "both: open relay, no rDNS: no bounce test");
 
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_CONFIRM, 1, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	(void)outs();
 	T_OK(FEEDS("250 ok\r\n") == PE_STEP_AWAIT, "both: the relay message accepted, not yet back: AWAIT");
 	T_STREQ(outs(), "QUIT\r\n", "both: QUIT written, no bounce test (no rDNS, an open relay)");
 
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_CONFIRM, 0, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	(void)outs();
@@ -917,14 +869,8 @@ test_messages(void)
 	T_OK(cb->on_confirm(&ps, NULL, PE_CONFIRM_RELAY) == PE_STEP_CLOSED && REASON("relay-confirmed"),
 	    "confirm: hang-up, then the relay confirmed: CLOSED");
 
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_CONFIRM, 0, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	(void)outs();
@@ -932,45 +878,29 @@ test_messages(void)
 	T_STREQ(outs(), "QUIT\r\n", "confirm: the deadline: QUIT written");
 
 	/* one reply per command: a second 250 in the buffer is out of turn */
-	checks_relay();
-	begin();
+	fresh(PE_RELAY_RCPT, 0, 0);
 	FEEDS("220 mx.client.example ESMTP\r\n");
 	FEEDS("250 ok\r\n");
 	cb->on_timer(&ps, out);
 	(void)outs();
 	T_OK(FEEDS("250 2.1.0 Ok\r\n250 2.1.0 Ok\r\n") == PE_STEP_QUIT && REASON("out-of-turn"),
 	    "a doubled MAIL reply: out of turn, QUIT (no relay-rcpt)");
-	checks_relay();
-	begin();
+	fresh(PE_RELAY_RCPT, 0, 0);
 	FEEDS("220 mx.client.example ESMTP\r\n");
 	(void)outs();
 	T_OK(FEEDS("250 mx\r\n250 extra\r\n") == PE_STEP_QUIT && REASON("out-of-turn"),
 	    "a reply after the EHLO reply, before the pause ends: out of turn");
 
-	checks_relay();
-	ck.cb_relay = PE_RELAY_NONE;
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_NONE, 1, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	(void)outs();
 	T_OK(FEEDS("554 5.7.1 rejected\r\n") == PE_STEP_QUIT,
 	    "bounce: the message refused: QUIT step, nothing to wait for");
 	T_STREQ(outs(), "QUIT\r\n", "bounce: the message refused: QUIT written");
-	checks_relay();
-	ck.cb_relay = PE_RELAY_NONE;
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_NONE, 1, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	(void)outs();
 	T_OK(FEEDS("250 ok\r\n") == PE_STEP_QUIT, "bounce: DATA answered 250, not 354: QUIT step");
@@ -981,10 +911,7 @@ test_messages(void)
 	ck.cb_relay = PE_RELAY_CONFIRM;
 	ck.cb_timeout = 0.3;
 	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	T_OK(strstr(outs(), "MAIL FROM:<>\r\n" RCPT_LINE "DATA\r\nDate: ") != NULL,
@@ -995,28 +922,16 @@ test_messages(void)
 	T_STREQ(outs(), "QUIT\r\n", "confirm: after connect_back.timeout: QUIT written");
 
 	/* rcpt mode, then the bounce test after RSET */
-	checks_relay();
-	ck.cb_backscatter = 1;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_RCPT, 1, 0);
+	to_rcpt();
 	FEEDS("554 no relay\r\n");
 	(void)outs();
 	T_OK(FEEDS("250 ok\r\n") == PE_STEP_MORE, "rcpt+bounce: RSET accepted: MORE");
 	T_STREQ(outs(), BMAIL_LINE, "rcpt+bounce: the bounce test's MAIL after RSET");
 
 	/* our MTA saw the EHLO while a message is out: no waiting */
-	checks_relay();
-	ck.cb_relay = PE_RELAY_CONFIRM;
-	ck.cb_backscatter = 1;
-	ck.cb_timeout = 30;
-	begin();
-	FEEDS("220 mx.client.example ESMTP\r\n");
-	FEEDS("250 ok\r\n");
-	cb->on_timer(&ps, out);
-	FEEDS("250 ok\r\n");
+	fresh(PE_RELAY_CONFIRM, 1, 30);
+	to_rcpt();
 	FEEDS("250 ok\r\n");
 	FEEDS("354 go\r\n");
 	FEEDS("250 ok\r\n");
