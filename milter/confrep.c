@@ -95,6 +95,9 @@ load_connect_back(struct cg_ctx *c, struct pm_config *cf, config_setting_t *g)
 		    "helo_name: \"%s\" is not a host name", cf->connect_back.helo_name);
 	ra = cf->connect_back.relay_address;
 	at = strrchr(ra, '@');
+	for (const char *p = ra; *p != '\0'; p++)
+		if (!isgraph((unsigned char)*p))
+			at = NULL;	/* no space, no control byte: it goes into SMTP commands */
 	if ((v > 0 || cf->connect_back.backscatter_test) && (at == NULL || at == ra ||
 	    at[1] == '\0' || strpbrk(ra, " <>\"\\,;+") != NULL || strlen(ra) > 200))
 		cg_fail(c, config_setting_get_member(g, ra[0] == '\0' ? (v > 0 ? "relay_test" :

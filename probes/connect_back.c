@@ -150,11 +150,13 @@ message(struct pe_ctx *ctx, struct evbuffer *out, const char *from, const char *
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	evbuffer_add_printf(out, "Date: %s\r\nFrom: <%s>\r\nTo: <%s>\r\n"
+	/* a null envelope sender still needs an author (RFC 5322 3.6.2) */
+	evbuffer_add_printf(out, "Date: %s\r\nFrom: <%s%s>\r\nTo: <%s>\r\n"
 	    "Subject: %s test %s%s\r\nMessage-ID: <%s%s.%s@%s>\r\n\r\n"
 	    "A test of this server's mail handling (%s) by %s.\r\n"
 	    "It goes to a mailbox of the tester, who discards it on arrival.\r\n.\r\n",
-	    date, from, to, what, PE_NONCE_PREFIX, ctx->nonce, PE_NONCE_PREFIX, ctx->nonce, what,
+	    date, from[0] != '\0' ? from : "postmaster@", from[0] != '\0' ? "" : ctx->helo, to,
+	    what, PE_NONCE_PREFIX, ctx->nonce, PE_NONCE_PREFIX, ctx->nonce, what,
 	    ctx->helo, what, ctx->helo);
 }
 

@@ -140,6 +140,8 @@ main(void)
 	    "connect_back: backscatter needs relay_address");
 	bad("connect_back: { relay_test = \"confirm\";\n relay_address = \"a+b@example.org\"; };\n", 2,
 	    "without '+'", "connect_back: relay_address without '+'");
+	bad("connect_back: { relay_test = \"rcpt\";\n relay_address = \"probe\\r\\nRSET@example.org\"; };\n", 2,
+	    "need relay_address", "connect_back: relay_address with a control byte");
 	bad("connect_back: { relay_test = \"always\"; };\n", 1, "not one of", "connect_back: relay_test values");
 	bad("connect_back: { helo_name = \"bad name\"; };\n", 1, "not a host name", "connect_back: helo_name");
 	bad("connect_back: { port = 0; };\n", 1, "out of range", "connect_back: port range");

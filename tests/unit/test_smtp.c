@@ -356,7 +356,7 @@ message_is(const char *rest)
 	    strcmp(eol + 2, rest) == 0;
 }
 
-#define RELAY_MSG "From: <>\r\nTo: <probe+pxm-" NONCE "@relay.example>\r\n" \
+#define RELAY_MSG "From: <postmaster@" HELO ">\r\nTo: <probe+pxm-" NONCE "@relay.example>\r\n" \
 	"Subject: relay test pxm-" NONCE "\r\nMessage-ID: <pxm-" NONCE ".relay@" HELO ">\r\n\r\n" \
 	"A test of this server's mail handling (relay) by " HELO ".\r\n" \
 	"It goes to a mailbox of the tester, who discards it on arrival.\r\n.\r\n"
