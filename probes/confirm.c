@@ -196,13 +196,10 @@ pe_nonce_ours(struct pe_engine *e, const char *rcpt)
 int
 pe_confirm_mail(struct pe_engine *e, const char *rcpt, const char *from, const char *egress)
 {
-	int rc;
-
 	/* a bounce has a null sender: a "bounce" with a sender is somebody
 	 * writing to our -bounce address (a sender-verification callout
 	 * never gets this far: it ends before DATA) */
 	if (from[0] != '\0' && strstr(rcpt, PE_BOUNCE_TAG "@") != NULL)
 		return pe_nonce_ours(e, rcpt) ? 1 : -1;
-	rc = confirm_text(e, rcpt, egress, PE_CONFIRM_RELAY, 1);
-	return rc;
+	return confirm_text(e, rcpt, egress, PE_CONFIRM_RELAY, 1);
 }

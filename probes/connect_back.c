@@ -41,7 +41,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include "pe_int.h"
 #include "smtp.h"
 
@@ -145,11 +144,8 @@ message(struct pe_ctx *ctx, struct evbuffer *out, const char *from, const char *
     const char *what)
 {
 	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	pe_mail_date(date, sizeof(date));
 	/* a null envelope sender still needs an author (RFC 5322 3.6.2) */
 	evbuffer_add_printf(out, "Date: %s\r\nFrom: <%s%s>\r\nTo: <%s>\r\n"
 	    "Subject: %s test %s%s\r\nMessage-ID: <%s%s.%s@%s>\r\n\r\n"

@@ -29,7 +29,6 @@
 #include <strings.h>
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
-#include <netdb.h>
 #include <ares.h>
 #include "pe_int.h"
 #include "spf.h"

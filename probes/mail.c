@@ -28,22 +28,29 @@ pe_mail_begin(struct pe_mail *m, struct evbuffer *out)
 	evbuffer_add_printf(out, "EHLO %s\r\n", host);
 }
 
-static void
-message(const struct pe_mail *m, struct evbuffer *out)
+void
+pe_mail_date(char *buf, size_t len)
 {
-	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+static void
+message(const struct pe_mail *m, struct evbuffer *out)
+{
+	char date[64];
+
+	pe_mail_date(date, sizeof(date));
 	evbuffer_add_printf(out,
 	    "From: <%s>\r\nTo: <%s>\r\nDate: %s\r\nSubject: open proxy test\r\n"
 	    "Message-ID: <%ld.%s@proxyprobe.invalid>\r\nX-Mailer: %s\r\n"
 	    "X-Proxy-Spec: %s %s\r\n\r\n"
 	    "This message was relayed through the open proxy %s\r\n"
 	    "by %s, to show that it relays mail.\r\n.\r\n",
-	    m->rcpt, m->rcpt, date, (long)now, m->nonce, m->agent, m->spec, m->tag,
+	    m->rcpt, m->rcpt, date, (long)time(NULL), m->nonce, m->agent, m->spec, m->tag,
 	    m->spec, m->agent);
 }
 

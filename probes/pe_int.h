@@ -185,6 +185,8 @@ struct pe_mail {
 	char failed[64];
 };
 enum pe_mail_step { PE_MAIL_MORE = 0, PE_MAIL_SENT, PE_MAIL_FAILED };
+/* now as an RFC 5322 Date: value (UTC) */
+void pe_mail_date(char *buf, size_t len);
 void pe_mail_begin(struct pe_mail *, struct evbuffer *out);
 enum pe_mail_step pe_mail_line(struct pe_mail *, const char *line, struct evbuffer *out);
 

@@ -296,6 +296,20 @@ pe_ctx_step(struct pe_ctx *ctx, enum pe_step st)
 	pe_run_step(r, st);
 }
 
+/* the kind ends the attempt its own way (on_deadline: an SMTP QUIT);
+ * reason: why, unless it has one; if it would go on: fallback */
+static void
+kind_ends(struct run *r, const char *reason, enum pe_step fallback)
+{
+	enum pe_step st;
+
+	if (reason != NULL)
+		snprintf(r->ctx.reason, sizeof(r->ctx.reason), "%s", reason);
+	st = r->t->kind->on_deadline(&r->ctx, r->bev != NULL ?
+	    bufferevent_get_output(r->bev) : NULL);
+	pe_run_step(r, st == PE_STEP_MORE ? fallback : st);
+}
+
 static void
 test_read(struct bufferevent *bev, void *arg)
 {
@@ -318,14 +332,10 @@ test_read(struct bufferevent *bev, void *arg)
 	r->kept = evbuffer_get_length(in);
 	/* a peer that talks on without proving anything is no proxy of ours;
 	 * a kind that ends its own way (an SMTP QUIT) is asked to */
-	if (r->nread > cap && t->kind->on_deadline != NULL && !r->tunnel) {
-		enum pe_step st;
-		snprintf(r->ctx.reason, sizeof(r->ctx.reason), "read-cap");
-		st = t->kind->on_deadline(&r->ctx, out);
-		pe_run_step(r, st == PE_STEP_MORE ? PE_STEP_CLOSED : st);
-	} else if (r->nread > cap) {
+	if (r->nread > cap && t->kind->on_deadline != NULL && !r->tunnel)
+		kind_ends(r, "read-cap", PE_STEP_CLOSED);
+	else if (r->nread > cap)
 		pe_test_finish(t, PE_CLOSED, "read-cap");
-	}
 }
 
 /* output drained: the kind's separate write, if it wants one */
@@ -528,12 +538,7 @@ test_timer(evutil_socket_t fd, short what, void *arg)
 		r->port_dead = 1;
 		pe_test_finish(t, PE_CLOSED, "filtered");
 	} else if (t->kind->on_deadline != NULL && (r->bev != NULL || r->awaiting) && !r->tunnel) {
-		enum pe_step st;
-		if (!r->awaiting)
-			snprintf(r->ctx.reason, sizeof(r->ctx.reason), "timeout");
-		st = t->kind->on_deadline(&r->ctx, r->bev != NULL ?
-		    bufferevent_get_output(r->bev) : NULL);
-		pe_run_step(r, st == PE_STEP_MORE ? PE_STEP_INCONCLUSIVE : st);
+		kind_ends(r, r->awaiting ? NULL : "timeout", PE_STEP_INCONCLUSIVE);
 	} else {
 		pe_test_finish(t, PE_INCONCLUSIVE, r->tunnel ? "tunnel-timeout" : "timeout");
 	}
