@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "log.h"
 #include "session.h"
+#include "fleet.h"
 
 struct pm_global pm;
 
@@ -103,22 +104,46 @@ pending_ttl(const struct pm_config *cf)
 	return pe_pending_bound(pm.engine, cf->probe.ntests, &cf->probe.timing) + 60.0;
 }
 
+void
+pm_submit(struct preq *q)
+{
+	if (pe_submit(pm.engine, (struct sockaddr *)&q->ss, q->sl, q->cf->probe.tests,
+	    q->cf->probe.ntests, &q->tm, PE_F_STOP_ON_OPEN, q) == 0) {
+		PM_COUNT(probed);
+		return;
+	}
+	log_msg(LOG_ERR, "error", "cannot schedule probes for %s: engine stopped or out of memory",
+	    q->addr);
+	vt_complete(pm.vt, &q->a, VT_ERROR, 0, "", "", vt_now(), (double)q->cf->verdict.error_ttl);
+	pm_unsubmit(q);
+}
+
+void
+pm_unsubmit(struct preq *q)
+{
+	config_unref(q->cf);
+	free(q);
+}
+
 static void
 start_probe(struct sess *s)
 {
 	struct preq *q = calloc(1, sizeof(*q));
-	struct pe_timing tm;
-	struct sockaddr_storage ss;
-	socklen_t sl;
+	struct pe_timing *tm;
 	struct lb l;
 
-	if (q == NULL)
-		goto fail;
+	if (q == NULL) {
+		log_msg(LOG_ERR, "error", "cannot schedule probes for %s: out of memory", s->addr);
+		vt_complete(pm.vt, &s->a, VT_ERROR, 0, "", "", vt_now(),
+		    (double)s->cf->verdict.error_ttl);
+		return;
+	}
 	q->cf = config_ref(s->cf);
 	memcpy(q->sess, s->id, sizeof(q->sess));
 	q->a = s->a;
+	q->t_connect = s->t_connect;
 	snprintf(q->addr, sizeof(q->addr), "%s", s->addr);
-	sl = pm_addr_to_sockaddr(&s->a, 0, &ss);
+	q->sl = pm_addr_to_sockaddr(&s->a, 0, &q->ss);
 	sess_line(&l, s, "probe-start");
 	lb_kvf(&l, "client", "[%s]", s->addr);
 	lb_kvf(&l, "tests", "%zu", s->cf->probe.ntests);
@@ -127,21 +152,18 @@ start_probe(struct sess *s)
 	lb_kvf(&l, "deadline", "%.1fs", pe_job_budget(pm.engine, s->cf->probe.ntests,
 	    &s->cf->probe.timing));
 	lb_emit(&l, LOG_INFO);
-	tm = s->cf->probe.timing;
+	tm = &q->tm;
+	*tm = s->cf->probe.timing;
 	/* connect_back's EHLO name: the configured one, else the MTA's (j) */
-	snprintf(tm.ours, sizeof(tm.ours), "%s", s->mta[0] != '\0' ? s->mta : pm.hostname);
-	snprintf(tm.helo, sizeof(tm.helo), "%s", s->cf->connect_back.helo_name[0] != '\0' ?
-	    s->cf->connect_back.helo_name : tm.ours);
-	if (pe_submit(pm.engine, (struct sockaddr *)&ss, sl, s->cf->probe.tests,
-	    s->cf->probe.ntests, &tm, PE_F_STOP_ON_OPEN, q) == 0) {
-		PM_COUNT(probed);
-		return;
-	}
-	config_unref(q->cf);
-	free(q);
-fail:
-	log_msg(LOG_ERR, "error", "cannot schedule probes for %s: engine stopped or out of memory", s->addr);
-	vt_complete(pm.vt, &s->a, VT_ERROR, 0, "", "", vt_now(), (double)s->cf->verdict.error_ttl);
+	snprintf(tm->ours, sizeof(tm->ours), "%s", s->mta[0] != '\0' ? s->mta : pm.hostname);
+	snprintf(tm->helo, sizeof(tm->helo), "%s", s->cf->connect_back.helo_name[0] != '\0' ?
+	    s->cf->connect_back.helo_name : tm->ours);
+	/* with Redis, another MX host may know the verdict or be probing */
+	if (fleet_enabled())
+		fleet_claim(q, pending_ttl(s->cf), pe_job_budget(pm.engine, s->cf->probe.ntests,
+		    &s->cf->probe.timing));
+	else
+		pm_submit(q);
 }
 
 /* ---- callbacks ----------------------------------------------------------- */
@@ -517,12 +539,12 @@ pm_close(SMFICTX *ctx)
 }
 
 void
-pm_log_stats(void)
+pm_stats_line(struct lb *l)
 {
 	struct pm_counters c;
 	struct vt_stats vs;
 	struct pe_stats ps;
-	struct lb l;
+	struct fleet_stats fs;
 
 #define LD(f) c.f = __atomic_load_n(&pm.c.f, __ATOMIC_RELAXED)
 	LD(connections); LD(probed); LD(cache_hits); LD(joined); LD(skipped);
@@ -532,39 +554,57 @@ pm_log_stats(void)
 #undef LD
 	vt_stats(pm.vt, &vs);
 	pe_get_stats(pm.engine, &ps);
-	lb_init(&l, NULL, "stats");
-	lb_kvf(&l, "connections", "%llu", (unsigned long long)c.connections);
-	lb_kvf(&l, "probed", "%llu", (unsigned long long)c.probed);
-	lb_kvf(&l, "cache_hits", "%llu", (unsigned long long)c.cache_hits);
-	lb_kvf(&l, "joined", "%llu", (unsigned long long)c.joined);
-	lb_kvf(&l, "open", "%llu", (unsigned long long)c.v_open);
-	lb_kvf(&l, "relay", "%llu", (unsigned long long)c.v_relay);
-	lb_kvf(&l, "listed", "%llu", (unsigned long long)c.v_listed);
-	lb_kvf(&l, "suspect", "%llu", (unsigned long long)c.v_suspect);
-	lb_kvf(&l, "clean", "%llu", (unsigned long long)c.v_clean);
-	lb_kvf(&l, "error", "%llu", (unsigned long long)c.v_error);
-	lb_kvf(&l, "provisional", "%llu", (unsigned long long)c.provisional);
-	lb_kvf(&l, "rejected", "%llu", (unsigned long long)c.rejected);
-	lb_kvf(&l, "tempfailed", "%llu", (unsigned long long)c.tempfailed);
-	lb_kvf(&l, "tagged", "%llu", (unsigned long long)c.tagged);
-	lb_kvf(&l, "would", "%llu", (unsigned long long)c.would);
-	lb_kvf(&l, "skipped", "%llu", (unsigned long long)c.skipped);
-	lb_kvf(&l, "rate_limited", "%llu", (unsigned long long)c.rate_limited);
-	lb_kvf(&l, "tests", "%llu", (unsigned long long)ps.tests);
-	lb_kvf(&l, "overload", "%llu", (unsigned long long)ps.overload);
-	lb_kvf(&l, "probes_inflight", "%d", ps.inflight);
-	lb_kvf(&l, "probes_inflight_max", "%d", ps.inflight_max);
-	lb_kvf(&l, "queued", "%d", ps.queued);
-	lb_kvf(&l, "canary_conns", "%llu", (unsigned long long)ps.canary_conns);
-	lb_kvf(&l, "canary_unknown", "%llu", (unsigned long long)ps.canary_unknown);
-	lb_kvf(&l, "dns_queries", "%llu", (unsigned long long)ps.dns_queries);
-	lb_kvf(&l, "dns_failures", "%llu", (unsigned long long)ps.dns_failures);
-	lb_kvf(&l, "table_entries", "%zu", vs.entries);
-	lb_kvf(&l, "table_evicted", "%llu", (unsigned long long)vs.evicted);
-	lb_kvf(&l, "connect_p50_us", "%llu", (unsigned long long)hist_quantile(&pm.connect_us, 0.50));
-	lb_kvf(&l, "connect_p99_us", "%llu", (unsigned long long)hist_quantile(&pm.connect_us, 0.99));
-	lb_kvf(&l, "connect_max_us", "%llu", (unsigned long long)hist_max(&pm.connect_us));
-	lb_kvf(&l, "log_dropped", "%llu", (unsigned long long)log_dropped());
+	lb_init(l, NULL, "stats");
+	lb_kvf(l, "connections", "%llu", (unsigned long long)c.connections);
+	lb_kvf(l, "probed", "%llu", (unsigned long long)c.probed);
+	lb_kvf(l, "cache_hits", "%llu", (unsigned long long)c.cache_hits);
+	lb_kvf(l, "joined", "%llu", (unsigned long long)c.joined);
+	lb_kvf(l, "open", "%llu", (unsigned long long)c.v_open);
+	lb_kvf(l, "relay", "%llu", (unsigned long long)c.v_relay);
+	lb_kvf(l, "listed", "%llu", (unsigned long long)c.v_listed);
+	lb_kvf(l, "suspect", "%llu", (unsigned long long)c.v_suspect);
+	lb_kvf(l, "clean", "%llu", (unsigned long long)c.v_clean);
+	lb_kvf(l, "error", "%llu", (unsigned long long)c.v_error);
+	lb_kvf(l, "provisional", "%llu", (unsigned long long)c.provisional);
+	lb_kvf(l, "rejected", "%llu", (unsigned long long)c.rejected);
+	lb_kvf(l, "tempfailed", "%llu", (unsigned long long)c.tempfailed);
+	lb_kvf(l, "tagged", "%llu", (unsigned long long)c.tagged);
+	lb_kvf(l, "would", "%llu", (unsigned long long)c.would);
+	lb_kvf(l, "skipped", "%llu", (unsigned long long)c.skipped);
+	lb_kvf(l, "rate_limited", "%llu", (unsigned long long)c.rate_limited);
+	lb_kvf(l, "tests", "%llu", (unsigned long long)ps.tests);
+	lb_kvf(l, "overload", "%llu", (unsigned long long)ps.overload);
+	lb_kvf(l, "probes_inflight", "%d", ps.inflight);
+	lb_kvf(l, "probes_inflight_max", "%d", ps.inflight_max);
+	lb_kvf(l, "queued", "%d", ps.queued);
+	lb_kvf(l, "canary_conns", "%llu", (unsigned long long)ps.canary_conns);
+	lb_kvf(l, "canary_unknown", "%llu", (unsigned long long)ps.canary_unknown);
+	lb_kvf(l, "dns_queries", "%llu", (unsigned long long)ps.dns_queries);
+	lb_kvf(l, "dns_failures", "%llu", (unsigned long long)ps.dns_failures);
+	lb_kvf(l, "table_entries", "%zu", vs.entries);
+	lb_kvf(l, "table_evicted", "%llu", (unsigned long long)vs.evicted);
+	lb_kvf(l, "connect_p50_us", "%llu", (unsigned long long)hist_quantile(&pm.connect_us, 0.50));
+	lb_kvf(l, "connect_p99_us", "%llu", (unsigned long long)hist_quantile(&pm.connect_us, 0.99));
+	lb_kvf(l, "connect_max_us", "%llu", (unsigned long long)hist_max(&pm.connect_us));
+	lb_kvf(l, "log_dropped", "%llu", (unsigned long long)log_dropped());
+	if (fleet_enabled()) {
+		fleet_stats(&fs);
+		lb_kv(l, "fleet", fs.up ? "up" : "down");
+		lb_kvf(l, "fleet_hits", "%llu", (unsigned long long)fs.hits);
+		lb_kvf(l, "fleet_learnt", "%llu", (unsigned long long)fs.learnt);
+		lb_kvf(l, "fleet_shared", "%llu", (unsigned long long)fs.shared);
+		lb_kvf(l, "fleet_fallbacks", "%llu", (unsigned long long)fs.fallbacks);
+		lb_kvf(l, "fleet_errors", "%llu", (unsigned long long)fs.errors);
+		lb_kvf(l, "fleet_bad", "%llu", (unsigned long long)fs.bad);
+	}
+}
+
+void
+pm_log_stats(void)
+{
+	struct lb l;
+
+	pm_stats_line(&l);
 	lb_emit(&l, LOG_INFO);
 }
 

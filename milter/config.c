@@ -22,6 +22,7 @@
 #include "pmconfig.h"
 #include "confget.h"
 #include "confrep.h"
+#include "conffleet.h"
 #include "log.h"
 
 static const char *const stage_names[] = { "connect", "helo", "mail", "rcpt", "eom" };
@@ -99,6 +100,7 @@ config_defaults(struct cg_ctx *c)
 	cf->action.reject_reply = cg_strdup(c, "550 5.7.1 Client host [%a] %c (%p)");
 	cf->action.tempfail_reply = cg_strdup(c, "451 4.7.1 Client host [%a] is being checked, try again later");
 	confrep_defaults(c, cf);
+	conffleet_defaults(c, cf);
 	if (c->failed) {
 		config_unref(cf);
 		return NULL;
@@ -112,7 +114,7 @@ static const char *const top_keys[] = {
 	"socket", "socket_mode", "socket_group", "user", "pid_file", "syslog_facility", "log_level", "log_stderr",
 	"mode", "allow", "skip_authenticated", "skip_daemon_names",
 	"exempt_recipients", "probe", "verdict", "action", "dns", "geoip", "score", "connect_back",
-	"selftest", NULL
+	"selftest", "fleet", "state", "export", "metrics", "control", NULL
 };
 static const char *const probe_keys[] = {
 	"scan", "tags", "target", "canary_listen", "canary_address", "mta_address",
@@ -432,6 +434,8 @@ load_root(struct cg_ctx *c, struct pm_config *cf, config_setting_t *root)
 		load_action(c, cf, g);
 	if (!c->failed)
 		confrep_load(c, cf, root);
+	if (!c->failed)
+		conffleet_load(c, cf, root);
 }
 
 struct pm_config *
@@ -493,6 +497,7 @@ config_unref(struct pm_config *cf)
 	free(cf->probe.banner);
 	cidr_list_free(&cf->probe.allow_private);
 	confrep_free(cf);
+	conffleet_free(cf);
 	free(cf->action.header);
 	free(cf->action.reject_reply);
 	free(cf->action.tempfail_reply);

@@ -30,6 +30,11 @@
 #include "pmconfig.h"
 #include "log.h"
 #include "guard.h"
+#include "side.h"
+#include "fleet.h"
+#include "metrics.h"
+#include "persist.h"
+#include "control.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -287,6 +292,17 @@ warn_restart_only(const struct pm_config *o, const struct pm_config *n)
 	else if (o->syslog_facility != n->syslog_facility) what = "syslog_facility";
 	else if (strcmp(o->dns.resolver, n->dns.resolver) != 0) what = "dns.resolver";
 	else if (o->dns.timeout != n->dns.timeout) what = "dns.timeout";
+	else if (strcmp(o->fleet.redis, n->fleet.redis) != 0) what = "fleet.redis";
+	else if (strcmp(o->fleet.key_prefix, n->fleet.key_prefix) != 0) what = "fleet.key_prefix";
+	else if (strcmp(o->fleet.password, n->fleet.password) != 0) what = "fleet.password";
+	else if (o->fleet.database != n->fleet.database) what = "fleet.database";
+	else if (o->fleet.timeout != n->fleet.timeout) what = "fleet.timeout";
+	else if (strcmp(o->state.file, n->state.file) != 0) what = "state.file";
+	else if (o->state.save_interval != n->state.save_interval) what = "state.save_interval";
+	else if (strcmp(o->exp.rbldnsd_zone, n->exp.rbldnsd_zone) != 0) what = "export.rbldnsd_zone";
+	else if (o->exp.interval != n->exp.interval) what = "export.interval";
+	else if (strcmp(o->metrics.listen, n->metrics.listen) != 0) what = "metrics.listen";
+	else if (strcmp(o->control.socket, n->control.socket) != 0) what = "control.socket";
 	if (what != NULL)
 		log_msg(LOG_WARNING, "reload", "%s changed: it takes effect only after a restart", what);
 }
@@ -530,6 +546,14 @@ main(int argc, char **argv)
 		return startup_fail(EX_NOPERM, "%s", why);
 	config_install(config_ref(cf));
 	log_async_start();
+	/* the table as it was (state.file), then the ways to share and show it */
+	if (persist_start(cf, err, sizeof(err)) < 0 ||
+	    fleet_init(cf, err, sizeof(err)) < 0 ||
+	    metrics_start(side_base(), cf, err, sizeof(err)) < 0 ||
+	    control_start(cf, pw, err, sizeof(err)) < 0)
+		return startup_fail(EX_UNAVAILABLE, "%s", err);
+	if (side_start() < 0)
+		return startup_fail(EX_OSERR, "cannot start the side thread: %s", strerror(errno));
 	if (pe_start(pm.engine) < 0)
 		return startup_fail(EX_OSERR, "cannot start the probe thread: %s", strerror(errno));
 	sigemptyset(&usr);
@@ -562,7 +586,10 @@ main(int argc, char **argv)
 		return startup_fail(EX_OSERR, "cannot start the self-test thread");
 	startup_ready();
 	r = smfi_main();
+	control_stop();
 	pe_stop(pm.engine);
+	persist_stop();
+	side_stop();
 	pm_log_stats();
 	log_msg(LOG_NOTICE, "stop", "%s", r == MI_SUCCESS ? "normal shutdown" : "libmilter failed");
 	log_async_stop();

@@ -11,6 +11,7 @@
 #include "verdict.h"
 #include "ratelimit.h"
 #include "hist.h"
+#include "log.h"
 
 /* every field is read and written with atomics only */
 struct pm_counters {
@@ -42,9 +43,21 @@ struct preq {
 	struct pm_addr a;
 	char addr[64];
 	int reported;			/* a provisional verdict was written */
+	double t_connect;		/* when the client that claimed it connected */
+	struct pe_timing tm;		/* what pm_submit hands to the engine */
+	struct sockaddr_storage ss;
+	socklen_t sl;
 	int selftest;			/* the self-test's (guard.c), not a client's */
 	unsigned gen;			/* ... which one */
 };
+
+/* hand q to the engine (it is freed when its verdict is in), or drop it
+ * unprobed: a verdict came from elsewhere (callbacks.c) */
+void pm_submit(struct preq *q);
+void pm_unsubmit(struct preq *q);
+
+/* the stats line's fields, for the log and for proxymilter-ctl stats */
+void pm_stats_line(struct lb *);
 
 /* engine callbacks (engine thread; results.c) */
 void pm_probe_result(const struct pe_result *, void *arg);

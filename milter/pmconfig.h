@@ -98,6 +98,25 @@ struct pm_config {
 		long max_entries;
 	} verdict;
 
+	/* fleet, state, export, metrics, control (conffleet.c): design section 9 */
+	struct {
+		char *redis;			/* "HOST:PORT" | "unix:/path"; "" = local table only */
+		char *key_prefix;
+		char *password;			/* "" = no AUTH */
+		int database;			/* SELECT n */
+		double timeout;			/* longest wait for Redis before probing alone */
+	} fleet;
+	struct {
+		char *file;			/* "" = no snapshot */
+		long save_interval;
+	} state;
+	struct {
+		char *rbldnsd_zone;		/* "" = no export */
+		long interval;
+	} exp;					/* "export" in the file */
+	struct { char *listen; } metrics;	/* "ADDR:PORT"; "" = off */
+	struct { char *socket; } control;	/* unix socket path; "" = off */
+
 	struct {
 		enum pm_stage stage;
 		enum pm_action on_open, on_relay, on_listed, on_suspect;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "milter.h"
+#include "fleet.h"
+#include "vrec.h"
 #include "pmconfig.h"
 #include "log.h"
 #include "guard.h"
@@ -202,6 +204,11 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 		q->reported = 1;
 		return;
 	}
-	config_unref(q->cf);
-	free(q);
+	if (quarantine[0] == '\0' && vrec_shared_state(st) && fleet_enabled()) {
+		struct vt_info v;
+		vt_get(pm.vt, &q->a, vt_now(), &v);
+		if (v.state == st)
+			fleet_share(&q->a, &v);
+	}
+	pm_unsubmit(q);
 }

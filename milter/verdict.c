@@ -390,23 +390,20 @@ pack_egress(const char *egress, unsigned char *out, int *text)
 	return len;
 }
 
-void
-vt_complete(struct vt *t, const struct pm_addr *a, enum vt_state st, int score,
-    const char *evidence, const char *egress, double now, double ttl)
+/* set k's entry (found or not: e may be NULL) to a verdict; s is locked */
+static void
+set_entry(struct vt *t, struct stripe *s, struct ent *e, const unsigned char k[16], uint64_t h,
+    enum vt_state st, int score, const char *evidence, const char *egress, double set_at,
+    double expires, double now)
 {
-	unsigned char k[16], eg[VT_EGRESS_MAX];
+	unsigned char eg[VT_EGRESS_MAX];
 	size_t evlen = evidence != NULL ? strnlen(evidence, VT_EVIDENCE_MAX - 1) : 0;
 	int egtext;
 	size_t eglen = pack_egress(egress, eg, &egtext);
 	size_t need = evlen + eglen, room = need;
-	uint64_t h;
-	struct stripe *s;
-	struct ent *e, *ne;
+	struct ent *ne;
 
-	addr_key(a, k);
-	s = stripe_of(t, k, &h);
-	pthread_mutex_lock(&s->mu);
-	if ((e = find(s, k, h)) == NULL) {
+	if (e == NULL) {
 		e = insert(t, s, k, h, need, now);
 	} else if ((size_t)e->evlen + e->eglen != need) {
 		/* a new entry of the new length takes the old one's place; out
@@ -425,8 +422,8 @@ vt_complete(struct vt *t, const struct pm_addr *a, enum vt_state st, int score,
 			s->npending--;
 		e->state = (uint8_t)st;
 		e->score = (int16_t)(score > INT16_MAX ? INT16_MAX : score < INT16_MIN ? INT16_MIN : score);
-		e->set_at = ticks(t, now);
-		e->expires = ticks(t, now + ttl);
+		e->set_at = ticks(t, set_at);
+		e->expires = ticks(t, expires);
 		e->evlen = (uint8_t)(evlen < room ? evlen : room);
 		e->eglen = (uint8_t)(e->evlen + eglen <= room ? eglen : 0);
 		e->egtext = (uint8_t)(e->eglen > 0 && egtext);
@@ -435,7 +432,144 @@ vt_complete(struct vt *t, const struct pm_addr *a, enum vt_state st, int score,
 		hm_touch(&s->map, &e->node);
 	}
 	pthread_cond_broadcast(&s->cv);
+}
+
+void
+vt_complete(struct vt *t, const struct pm_addr *a, enum vt_state st, int score,
+    const char *evidence, const char *egress, double now, double ttl)
+{
+	unsigned char k[16];
+	uint64_t h;
+	struct stripe *s;
+
+	addr_key(a, k);
+	s = stripe_of(t, k, &h);
+	pthread_mutex_lock(&s->mu);
+	set_entry(t, s, find(s, k, h), k, h, st, score, evidence, egress, now, now + ttl, now);
 	pthread_mutex_unlock(&s->mu);
+}
+
+int
+vt_put(struct vt *t, const struct pm_addr *a, enum vt_state st, int score,
+    const char *evidence, const char *egress, double set_at, double expires,
+    enum vt_put how, double now)
+{
+	unsigned char k[16];
+	uint64_t h;
+	struct stripe *s;
+	struct ent *e;
+	int ok;
+
+	if (expires <= now || st == VT_NONE || st == VT_PENDING)
+		return 0;
+	addr_key(a, k);
+	s = stripe_of(t, k, &h);
+	pthread_mutex_lock(&s->mu);
+	e = live(t, s, k, h, now);
+	if (how == VT_PUT_PENDING)
+		ok = e != NULL && e->state == VT_PENDING;
+	else
+		ok = e == NULL || e->state == VT_PENDING || ticks(t, set_at) > e->set_at;
+	if (ok)
+		set_entry(t, s, e, k, h, st, score, evidence, egress, set_at, expires, now);
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+int
+vt_flush(struct vt *t, const struct pm_addr *a)
+{
+	unsigned char k[16];
+	uint64_t h;
+	struct stripe *s;
+	struct ent *e;
+	int r = 0;
+
+	addr_key(a, k);
+	s = stripe_of(t, k, &h);
+	pthread_mutex_lock(&s->mu);
+	if ((e = find(s, k, h)) != NULL && e->state != VT_PENDING) {
+		drop(s, e);
+		r = 1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+size_t
+vt_flush_all(struct vt *t)
+{
+	struct hm_node *n, *next;
+	size_t r = 0;
+
+	for (size_t i = 0; i < t->nstripes; i++) {
+		struct stripe *s = &t->s[i];
+		pthread_mutex_lock(&s->mu);
+		for (n = hm_next(&s->map, NULL); n != NULL; n = next) {
+			struct ent *e = HM_ENTRY(n, struct ent, node);
+			next = hm_next(&s->map, n);
+			if (e->state != VT_PENDING) {
+				drop(s, e);
+				r++;
+			}
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	return r;
+}
+
+/* the key back as an address */
+static void
+key_addr(const unsigned char k[16], struct pm_addr *a)
+{
+	static const unsigned char v4[12] = { 0,0,0,0, 0,0,0,0, 0,0,0xff,0xff };
+
+	memset(a, 0, sizeof(*a));
+	if (memcmp(k, v4, 12) == 0) {
+		a->family = AF_INET;
+		memcpy(a->b, k + 12, 4);
+	} else {
+		a->family = AF_INET6;
+		memcpy(a->b, k, 16);
+	}
+}
+
+int
+vt_walk(struct vt *t, double now, int (*fn)(const struct vt_entry *, void *), void *arg)
+{
+	struct vt_entry *buf = NULL;
+	size_t cap = 0, n;
+	struct hm_node *hn;
+	int r = 0;
+
+	for (size_t i = 0; i < t->nstripes && r == 0; i++) {
+		struct stripe *s = &t->s[i];
+		pthread_mutex_lock(&s->mu);
+		if (s->map.n > cap) {
+			struct vt_entry *nb = realloc(buf, s->map.n * sizeof(*buf));
+			if (nb == NULL) {
+				pthread_mutex_unlock(&s->mu);
+				free(buf);
+				return -1;
+			}
+			buf = nb;
+			cap = s->map.n;
+		}
+		n = 0;
+		for (hn = hm_next(&s->map, NULL); hn != NULL; hn = hm_next(&s->map, hn)) {
+			const struct ent *e = HM_ENTRY(hn, struct ent, node);
+			if (e->state == VT_PENDING || secs(t, e->expires) <= now)
+				continue;
+			key_addr(e->key, &buf[n].a);
+			fill(t, e, now, &buf[n].v);
+			n++;
+		}
+		pthread_mutex_unlock(&s->mu);
+		for (size_t j = 0; j < n && r == 0; j++)
+			r = fn(&buf[j], arg);
+	}
+	free(buf);
+	return r;
 }
 
 void

@@ -55,6 +55,36 @@ void vt_complete(struct vt *, const struct pm_addr *, enum vt_state, int score, 
 /* wait until addr is no longer pending or the deadline passes */
 void vt_wait(struct vt *, const struct pm_addr *, double deadline, struct vt_info *out);
 
+/*
+ * A verdict made elsewhere (a peer's, through Redis; the state file's):
+ * set_at and expires are monotonic seconds.  NEWER: set when there is no
+ * fresh verdict, or a pending one, or an older one (set earlier); PENDING:
+ * only when a pending entry waits for it (a peer's clean verdict is kept
+ * only by a host that is waiting for it).  Wakes the waiters.  1 if set.
+ */
+enum vt_put { VT_PUT_NEWER, VT_PUT_PENDING };
+int vt_put(struct vt *, const struct pm_addr *, enum vt_state, int score, const char *evidence,
+    const char *egress, double set_at, double expires, enum vt_put how, double now);
+
+/* drop addr's verdict (1) or find none (0); a pending entry stays: its
+ * probe set is running and will set the verdict */
+int vt_flush(struct vt *, const struct pm_addr *);
+size_t vt_flush_all(struct vt *);	/* every verdict; the number dropped */
+
+/*
+ * Every fresh verdict (pending entries are not verdicts: left out), a
+ * stripe at a time: copied out under the stripe's lock, fn called without
+ * it, so fn may take its time (write a file) and may use the table.  fn
+ * returns nonzero to stop the walk; vt_walk returns that value, else 0,
+ * or -1 when out of memory.  Entries set or dropped during the walk may
+ * or may not be seen.
+ */
+struct vt_entry {
+	struct pm_addr a;
+	struct vt_info v;		/* v.expires, v.age as vt_get's */
+};
+int vt_walk(struct vt *, double now, int (*fn)(const struct vt_entry *, void *), void *arg);
+
 struct vt_stats {
 	size_t entries, pending;
 	uint64_t hits, misses, inflight_joins, evicted, expired;
