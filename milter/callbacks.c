@@ -20,6 +20,7 @@
 #include "log.h"
 #include "session.h"
 #include "fleet.h"
+#include "metrics.h"
 
 struct pm_global pm;
 
@@ -107,6 +108,18 @@ pending_ttl(const struct pm_config *cf)
 void
 pm_submit(struct preq *q)
 {
+	const struct pm_config *cf = q->cf;
+	struct lb l;
+
+	lb_init(&l, "NOQUEUE", "probe-start");
+	lb_kv(&l, "sess", q->sess);
+	lb_kvf(&l, "client", "[%s]", q->addr);
+	lb_kvf(&l, "tests", "%zu", cf->probe.ntests);
+	lb_kvf(&l, "timeout", "%.1fs", cf->probe.timing.timeout);
+	/* the verdict comes at most this long after the probes start */
+	lb_kvf(&l, "deadline", "%.1fs", pe_job_budget(pm.engine, cf->probe.ntests,
+	    &cf->probe.timing));
+	lb_emit(&l, LOG_INFO);
 	if (pe_submit(pm.engine, (struct sockaddr *)&q->ss, q->sl, q->cf->probe.tests,
 	    q->cf->probe.ntests, &q->tm, PE_F_STOP_ON_OPEN, q) == 0) {
 		PM_COUNT(probed);
@@ -130,7 +143,6 @@ start_probe(struct sess *s)
 {
 	struct preq *q = calloc(1, sizeof(*q));
 	struct pe_timing *tm;
-	struct lb l;
 
 	if (q == NULL) {
 		log_msg(LOG_ERR, "error", "cannot schedule probes for %s: out of memory", s->addr);
@@ -144,14 +156,6 @@ start_probe(struct sess *s)
 	q->t_connect = s->t_connect;
 	snprintf(q->addr, sizeof(q->addr), "%s", s->addr);
 	q->sl = pm_addr_to_sockaddr(&s->a, 0, &q->ss);
-	sess_line(&l, s, "probe-start");
-	lb_kvf(&l, "client", "[%s]", s->addr);
-	lb_kvf(&l, "tests", "%zu", s->cf->probe.ntests);
-	lb_kvf(&l, "timeout", "%.1fs", s->cf->probe.timing.timeout);
-	/* the verdict comes at most this long after the probes start */
-	lb_kvf(&l, "deadline", "%.1fs", pe_job_budget(pm.engine, s->cf->probe.ntests,
-	    &s->cf->probe.timing));
-	lb_emit(&l, LOG_INFO);
 	tm = &q->tm;
 	*tm = s->cf->probe.timing;
 	/* connect_back's EHLO name: the configured one, else the MTA's (j) */
@@ -501,6 +505,7 @@ pm_eom(SMFICTX *ctx)
 		lb_kv(&l, "value", val);
 		lb_emit(&l, LOG_INFO);
 		PM_COUNT(tagged);
+		metrics_action(s->cf->action.stage, MA_TAG);	/* the stage that decided it */
 	}
 	/* the message is done; its queue id stays for the close line */
 	s->tag = false;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "session.h"
 #include "guard.h"
+#include "metrics.h"
 
 sfsistat
 pm_enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
@@ -63,6 +64,7 @@ pm_enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 			lb_kv(&l, "mode", "observe");
 			lb_emit(&l, LOG_INFO);
 			PM_COUNT(would);
+			metrics_action(stage, MA_WOULD_TAG);
 			return SMFIS_CONTINUE;
 		}
 		if (stage <= STAGE_HELO) {	/* for every message of the session */
@@ -129,6 +131,7 @@ pm_enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 	lb_emit(&l, LOG_NOTICE);
 	if (d.observe) {
 		PM_COUNT(would);
+		metrics_action(stage, rej ? MA_WOULD_REJECT : MA_WOULD_TEMPFAIL);
 		return SMFIS_CONTINUE;
 	}
 	if (smfi_setreply(ctx, code, xcode[0] ? xcode : NULL, text) != MI_SUCCESS)
@@ -136,8 +139,10 @@ pm_enforce(SMFICTX *ctx, struct sess *s, enum pm_stage stage, const char *rcpt,
 	s->rejected++;
 	if (rej) {
 		PM_COUNT(rejected);
+		metrics_action(stage, MA_REJECT);
 		return SMFIS_REJECT;
 	}
 	PM_COUNT(tempfailed);
+	metrics_action(stage, MA_TEMPFAIL);
 	return SMFIS_TEMPFAIL;
 }

@@ -14,6 +14,7 @@
 #include "pmconfig.h"
 #include "log.h"
 #include "guard.h"
+#include "metrics.h"
 
 static const char *
 result_word(enum pe_result_kind k)
@@ -42,6 +43,7 @@ pm_probe_result(const struct pe_result *r, void *arg)
 		}
 	}
 
+	metrics_test(r->proto, result_word(r->result));
 	lb_init(&l, "NOQUEUE", "probe");
 	lb_kv(&l, "sess", q->sess);
 	lb_kvf(&l, "client", "[%s]", q->addr);
@@ -167,6 +169,8 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 		PM_COUNT(v_clean);
 	else
 		PM_COUNT(v_error);
+	if (sm->final)	/* from the connect that claimed the address */
+		metrics_verdict_time(vt_now() - q->t_connect);
 	vt_complete(pm.vt, &q->a, st, sm->score, evidence, sm->egress, vt_now(), (double)ttl);
 	lb_init(&l, "NOQUEUE", "verdict");
 	lb_kv(&l, "sess", q->sess);
@@ -204,11 +208,10 @@ pm_probe_done(const struct pe_summary *sm, void *arg)
 		q->reported = 1;
 		return;
 	}
-	if (quarantine[0] == '\0' && vrec_shared_state(st) && fleet_enabled()) {
+	if (fleet_enabled()) {	/* to the peers, or at least the claim let go */
 		struct vt_info v;
 		vt_get(pm.vt, &q->a, vt_now(), &v);
-		if (v.state == st)
-			fleet_share(&q->a, &v);
+		fleet_share(&q->a, &v);
 	}
 	pm_unsubmit(q);
 }

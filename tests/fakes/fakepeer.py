@@ -19,6 +19,7 @@ every connection they make on a client's behalf.
   mikrotik  an HTTP CONNECT proxy that answers only once one more CRLF has
             come after the request's blank line (MikroTik's HttpProxy), then
             connects and relays
+  slow-connect  an open HTTP CONNECT proxy that takes 1.5 s to answer
   flaky     an overloaded HTTP CONNECT proxy: the first request gets
             "503 Service Unavailable", later ones are relayed
   Port 25 of a client (connect-back), where no package fits:
@@ -36,6 +37,7 @@ import re
 import socket
 import sys
 import threading
+import time
 
 
 def loopback(host):
@@ -174,6 +176,12 @@ def connect_proxy(conn, need_extra_crlf=False):
     up.close()
 
 
+def slow_connect(conn):
+    """an open HTTP CONNECT proxy that takes 1.5 s to answer"""
+    time.sleep(1.5)
+    connect_proxy(conn)
+
+
 def mikrotik(conn):
     connect_proxy(conn, need_extra_crlf=True)
 
@@ -244,7 +252,7 @@ def smtp_hugeline(conn):
 
 KINDS = {"busy": busy, "decoy": decoy, "wingate": wingate, "telnetgw": telnetgw,
          "cisco": cisco_with("cisco"), "cisco-changed": cisco_with("s3cret"),
-         "silent": silent, "mikrotik": mikrotik, "flaky": flaky,
+         "silent": silent, "mikrotik": mikrotik, "slow-connect": slow_connect, "flaky": flaky,
          "interceptor": interceptor, "smtp-endless": smtp_endless,
          "smtp-hugeline": smtp_hugeline}
 

@@ -59,6 +59,11 @@ CFLAGS="-g -O1 -Wall -Wextra $SAN -pthread -I$OUT -I$TOP -I$TOP/probes -I$TOP/mi
 SRCS=("$TOP"/probes/*.c)
 SRCS+=("$TOP/milter/cidr.c" "$TOP/milter/log.c" "$TOP/milter/config.c" "$TOP/milter/confget.c"
 	"$TOP/milter/confrep.c")
+# config.c's fleet groups; the control socket's language (fuzz_ctl) and
+# the table that its show lines name the classes of
+SRCS+=("$TOP/milter/conffleet.c" "$TOP/milter/ctlcmd.c" "$TOP/milter/ctlshow.c" "$TOP/milter/verdict.c")
+# the state file and the rbldnsd export (fuzz_state), and their verdict lines
+SRCS+=("$TOP/milter/vrec.c" "$TOP/milter/state.c" "$TOP/milter/export.c")
 HDRS=("$OUT/config.h" "$TOP"/probes/*.h "$TOP"/milter/*.h "$TOP"/tests/fuzz/*.h)
 
 # newer TARGET FILE... : is any FILE newer than TARGET (or TARGET missing)?

@@ -19,6 +19,8 @@ declare -A RUNS=(
 	[fuzz_portspec]=20000 [fuzz_cidr]=30000 [fuzz_log]=100000
 	[fuzz_config]=6000 [fuzz_report]=30000 [fuzz_hostline]=50000
 	[fuzz_dns]=10000 [fuzz_smtp]=150000
+	[fuzz_state]=20000
+	[fuzz_ctl]=30000
 )
 scale=${FUZZ_RUNS_SCALE:-1}
 maxtime=${FUZZ_MAX_TIME:-10}

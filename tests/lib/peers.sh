@@ -460,3 +460,14 @@ start_dns() {
 	cat "$d/rbldnsd.log"
 	return 1
 }
+
+# start_redis NAME PORT [ARGS...]: a private redis-server on 127.0.0.1:PORT,
+# no persistence, its files in $T/NAME
+start_redis() {
+	local name=$1 port=$2 d=$T/$1; shift 2
+	mkdir -p "$d"
+	must_be_free 127.0.0.1 "$port" || return 1
+	spawn "$name" "$d/redis.log" redis-server --bind 127.0.0.1 --port "$port" --dir "$d" \
+		--save "" --appendonly no --daemonize no --unixsocket "" "$@"
+	wait_listen 127.0.0.1 "$port" 10
+}
