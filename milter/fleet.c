@@ -486,6 +486,7 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->q != NULL) {
 		STAT(fallbacks);
 		STAT(errors);
+		claim_line(c, "redis", "timeout");
 		claim_probe(c);
 	}
 	claim_unref(c);
@@ -753,7 +754,10 @@ on_message(redisAsyncContext *ac, void *r, void *arg)
 		else
 			vt_flush(pm.vt, &rec.a);
 		lb_init(&l, NULL, "flush");
-		lb_kv(&l, "client", rec.all ? "all" : pm_addr_str(&rec.a, a, sizeof(a)));
+		if (rec.all)
+			lb_kv(&l, "client", "all");
+		else
+			lb_kvf(&l, "client", "[%s]", pm_addr_str(&rec.a, a, sizeof(a)));
 		lb_kv(&l, "by", "peer");
 		lb_emit(&l, LOG_NOTICE);
 		return;
