@@ -80,10 +80,11 @@ vrec_parse(const char *s, size_t len, struct vrec *r, const char **why)
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
-	if (len > 0 && s[len - 1] == '\n')
+	if (len > 0 && s[len - 1] == '\n') {
 		len--;
-	if (len > 0 && s[len - 1] == '\r')
-		len--;
+		if (len > 0 && s[len - 1] == '\r')
+			len--;
+	}
 	end = s + len;
 	if (len >= VREC_MAX)
 		FAIL("too long");
@@ -155,8 +156,11 @@ vrec_from_entry(const struct vt_entry *e, double now, int64_t unix_now, struct v
 int
 vrec_apply(struct vt *t, const struct vrec *r, enum vt_put how, double now, int64_t unix_now)
 {
+	/* a clock ahead of ours does not make a verdict newer than now */
+	int64_t set_at = r->set_at < unix_now ? r->set_at : unix_now;
+
 	if (r->flush || r->expires <= unix_now)
 		return 0;
 	return vt_put(t, &r->a, r->state, r->score, r->evidence, r->egress,
-	    now - (double)(unix_now - r->set_at), now + (double)(r->expires - unix_now), how, now);
+	    now - (double)(unix_now - set_at), now + (double)(r->expires - unix_now), how, now);
 }
