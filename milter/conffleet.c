@@ -44,8 +44,10 @@ check_redis(struct cg_ctx *c, const config_setting_t *g, const char *s)
 {
 	const config_setting_t *e = config_setting_get_member(g, "redis");
 	const char *colon;
-	char *end;
+	char *end, host[64];
 	long port;
+	size_t n;
+	struct pm_addr a;
 
 	if (*s == '\0')
 		return;
@@ -61,10 +63,20 @@ check_redis(struct cg_ctx *c, const config_setting_t *g, const char *s)
 		return;
 	}
 	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 1 || port > 65535 || colon[1] == '\0')
+	if (*end != '\0' || port < 1 || port > 65535 || colon[1] == '\0') {
 		cg_fail(c, e, "fleet.redis: \"%s\": bad port", s);
-	else if (colon - s >= 256)
-		cg_fail(c, e, "fleet.redis: \"%s\": host too long", s);
+		return;
+	}
+	/* numeric: a name would be looked up at each reconnection, and the
+	 * Redis thread must not wait on DNS */
+	n = (size_t)(colon - s);
+	if (s[0] == '[') {
+		s++;
+		n -= 2;
+	}
+	if (n >= sizeof(host) || (memcpy(host, s, n), host[n] = '\0', pm_addr_parse(host, &a) < 0))
+		cg_fail(c, e, "fleet.redis: \"%.*s\" is not a numeric address (10.0.0.5:6379, "
+		    "[2001:db8::5]:6379 or unix:/path)", (int)n, s);
 }
 
 /* "ADDR:PORT" or "[V6]:PORT", numeric: a metrics listener */

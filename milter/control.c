@@ -184,6 +184,7 @@ run(const struct ctl_cmd *c, long uid, struct out *o)
 	struct lb l;
 	double now = vt_now();
 	size_t n;
+	int fl;
 
 	switch (c->op) {
 	case CTL_SHOW_ALL: {
@@ -202,18 +203,22 @@ run(const struct ctl_cmd *c, long uid, struct out *o)
 		break;
 	case CTL_FLUSH:
 		n = (size_t)vt_flush(pm.vt, &c->a);
-		fleet_flush(&c->a);
+		fl = fleet_flush(&c->a);
 		snprintf(client, sizeof(client), "[%s]", pm_addr_str(&c->a, addr, sizeof(addr)));
 		log_flush(client, uid, n);
 		snprintf(line, sizeof(line), "flushed=%zu", n);
 		out_line(o, line);
+		if (fl < 0)
+			out_line(o, "redis=down (not flushed there nor on the other MX hosts)");
 		break;
 	case CTL_FLUSH_ALL:
 		n = vt_flush_all(pm.vt);
-		fleet_flush(NULL);
+		fl = fleet_flush(NULL);
 		log_flush("all", uid, n);
 		snprintf(line, sizeof(line), "flushed=%zu", n);
 		out_line(o, line);
+		if (fl < 0)
+			out_line(o, "redis=down (not flushed there nor on the other MX hosts)");
 		break;
 	case CTL_STATS:
 		pm_stats_line(&l);

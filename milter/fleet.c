@@ -32,6 +32,7 @@
  * and logged at most once a second.
  */
 #include "config.h"
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,12 +66,17 @@ static struct {
 	char *password;
 	int database;
 	double timeout;
-	char id[300];			/* the claim's value: "host pid" */
+	char id[300];			/* "host:pid": the claim's value, the publisher */
+	long max_ttl;			/* the longest verdict TTL we would set */
 
 	/* side loop only */
 	redisAsyncContext *cmd, *sub;
 	int cmd_ready, sub_ready;
+	int cmd_failed, sub_failed;	/* a setup command failed: not ready this time */
 	int logged;			/* state last logged: 1 up, 0 down, -1 none */
+	char reason[200];		/* ... and the reason last logged for down */
+	int stopping;
+	struct claim *claims;		/* live ones, for fleet_stop */
 	double retry;			/* next back-off */
 	struct event *retry_ev, *health_ev;
 	unsigned out;			/* commands on cmd waiting for answers */
@@ -113,9 +119,14 @@ set_state(const char *reason)
 	struct lb l;
 
 	__atomic_store_n(&F.st.up, up, __ATOMIC_RELAXED);
-	if (up == F.logged || (!up && reason == NULL))
-		return;		/* no change, or still connecting */
+	if (!up && reason == NULL)
+		return;		/* still connecting */
+	/* once per change; down again for another reason is a change too
+	 * (a refused AUTH after a lost connection) */
+	if (up == F.logged && (up || strcmp(reason, F.reason) == 0))
+		return;
 	F.logged = up;
+	snprintf(F.reason, sizeof(F.reason), "%s", up ? "" : reason);
 	lb_init(&l, NULL, "fleet");
 	lb_kv(&l, "redis", F.where);
 	lb_kv(&l, "state", up ? "up" : "down");
@@ -172,18 +183,23 @@ schedule_retry(void)
 static void
 lost(const redisAsyncContext *ac, const char *why)
 {
+	int failed;
+
 	if (ac != F.cmd && ac != F.sub)
 		return;		/* one we dropped ourselves (health_cb) */
 	if (ac == F.cmd) {
+		failed = F.cmd_failed;
 		F.cmd = NULL;
 		F.cmd_ready = 0;
 		F.out = 0;
-	} else if (ac == F.sub) {
+	} else {
+		failed = F.sub_failed;
 		F.sub = NULL;
 		F.sub_ready = 0;
 	}
-	STAT(errors);
-	set_state(why);
+	if (!failed)
+		STAT(errors);
+	set_state(failed ? NULL : why);	/* the set-up's error said why */
 	schedule_retry();
 }
 
@@ -253,19 +269,22 @@ on_setup(redisAsyncContext *ac, void *r, void *arg)
 	if (rp == NULL)
 		return;		/* lost: on_disconnect says why */
 	if (rp->type == REDIS_REPLY_ERROR) {
+		if ((ac == F.cmd && F.cmd_failed) || (ac == F.sub && F.sub_failed))
+			return;	/* the first error of this connection said it */
 		snprintf(why, sizeof(why), "%s: %.*s", (const char *)arg, (int)rp->len, rp->str);
-		F.logged = -1;	/* say it even if already down */
 		STAT(errors);
 		F.retry = FLEET_RETRY_MAX;	/* a config error: no quick retries */
+		/* deferred by hiredis: the replies already read still come,
+		 * and the PING's must not make this connection ready */
 		redisAsyncDisconnect(ac);
 		if (ac == F.cmd)
-			F.cmd_ready = 0;
+			F.cmd_ready = 0, F.cmd_failed = 1;
 		else
-			F.sub_ready = 0;
+			F.sub_ready = 0, F.sub_failed = 1;
 		set_state(why);
 		return;
 	}
-	if (strcmp(arg, "PING") == 0) {
+	if (strcmp(arg, "PING") == 0 && ac == F.cmd && !F.cmd_failed) {
 		F.cmd_ready = 1;
 		F.retry = FLEET_RETRY_MIN;
 		set_state(NULL);
@@ -289,6 +308,13 @@ open_one(int subscriber)
 		return NULL;
 	}
 	redisLibeventAttach(ac, side_base());
+	/* a peer that vanished (a partition, a NAT timeout) shows up as a
+	 * dead connection within a minute, the subscribed one too */
+	redisEnableKeepAlive(&ac->c);
+	if (subscriber)
+		F.sub_failed = 0;
+	else
+		F.cmd_failed = 0;
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	if (F.password[0] != '\0')
@@ -381,7 +407,13 @@ fleet_init(const struct pm_config *cf, char *err, size_t errlen)
 	}
 	F.database = cf->fleet.database;
 	F.timeout = cf->fleet.timeout;
-	snprintf(F.id, sizeof(F.id), "%s %ld", pm.hostname, (long)getpid());
+	snprintf(F.id, sizeof(F.id), "%s:%ld", pm.hostname, (long)getpid());
+	for (char *p = F.id; *p != '\0'; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			*p = '_';
+	F.max_ttl = cf->verdict.open_ttl;
+	if (cf->verdict.clean_ttl > F.max_ttl)
+		F.max_ttl = cf->verdict.clean_ttl;
 	F.logged = -1;
 	F.retry = FLEET_RETRY_MIN;
 	if (side_base() == NULL ||
@@ -406,6 +438,11 @@ fleet_init(const struct pm_config *cf, char *err, size_t errlen)
 
 /* ---- claims --------------------------------------------------------------- */
 
+/* the claim's key, let go only if it is still ours (it may have expired
+ * and be another host's by now) */
+#define RELEASE "if redis.call('get', KEYS[1]) == ARGV[1] then " \
+	"return redis.call('del', KEYS[1]) else return 0 end"
+
 struct claim {
 	struct preq *q;			/* NULL once decided */
 	double pending_ttl, wait;
@@ -413,6 +450,7 @@ struct claim {
 	int have;			/* a verdict came with GET */
 	struct vrec rec;
 	struct event *timer;
+	struct claim *prev, *next;	/* F.claims, while undecided */
 };
 
 static void
@@ -422,18 +460,37 @@ claim_unref(struct claim *c)
 		return;
 	if (c->timer != NULL)
 		event_free(c->timer);
-	if (c->q != NULL)
-		pm_submit(c->q);	/* not reached: the timer decides at the latest */
 	free(c);
 }
 
+/*
+ * The end of a claim: probe the client, or not (a verdict came).  A verdict
+ * may also have come by the channel meanwhile: then no probe either.
+ */
 static void
-claim_probe(struct claim *c)
+claim_decide(struct claim *c, int probe)
 {
 	struct preq *q = c->q;
+	struct vt_info v;
 
 	c->q = NULL;
-	pm_submit(q);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else if (F.claims == c)
+		F.claims = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	if (probe && !F.stopping) {
+		vt_get(pm.vt, &q->a, vt_now(), &v);
+		probe = v.state == VT_PENDING || v.state == VT_NONE;
+	} else {
+		probe = 0;
+	}
+	if (probe)
+		pm_submit(q);
+	else
+		pm_unsubmit(q);
 }
 
 static void
@@ -454,24 +511,29 @@ claim_line(const struct claim *c, const char *key, const char *value)
 	lb_emit(&l, LOG_INFO);
 }
 
+/* a verdict from Redis lasts no longer than one of ours would */
+static void
+cap_ttl(struct vrec *r)
+{
+	int64_t now = time(NULL);
+
+	if (r->expires - now > F.max_ttl)
+		r->expires = now + F.max_ttl;
+}
+
 /* a peer's claim: its verdict comes through the channel; if it has not
  * come when the peer's probes must have ended, probe */
 static void
 wait_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct claim *c = arg;
-	struct vt_info v;
 
 	(void)fd;
 	(void)what;
-	vt_get(pm.vt, &c->q->a, vt_now(), &v);
-	if (v.state != VT_PENDING && v.state != VT_NONE) {
-		pm_unsubmit(c->q);
-		c->q = NULL;
-	} else {
+	if (c->q != NULL) {
 		STAT(fallbacks);
 		claim_line(c, "peer", "silent");
-		claim_probe(c);
+		claim_decide(c, 1);	/* not if the verdict came */
 	}
 	claim_unref(c);
 }
@@ -487,11 +549,12 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 		STAT(fallbacks);
 		STAT(errors);
 		claim_line(c, "redis", "timeout");
-		claim_probe(c);
+		claim_decide(c, 1);
 	}
 	claim_unref(c);
 }
 
+/* GETRANGE, not GET: a value longer than a verdict is not read whole */
 static void
 on_get(redisAsyncContext *ac, void *r, void *arg)
 {
@@ -502,15 +565,18 @@ on_get(redisAsyncContext *ac, void *r, void *arg)
 
 	answered(ac);
 	if (rp != NULL && c->q != NULL) {
-		if (rp->type == REDIS_REPLY_STRING) {
+		if (rp->type == REDIS_REPLY_STRING && rp->len > 0) {
 			if (vrec_parse(rp->str, rp->len, &c->rec, &why) < 0)
 				bad_value("value", c->q->addr, why);
 			else if (c->rec.flush || c->rec.all ||
 			    strcmp(pm_addr_str(&c->rec.a, a, sizeof(a)), c->q->addr) != 0)
 				bad_value("value", c->q->addr, "another address's verdict");
+			else if (!vrec_shared_state(c->rec.state))
+				bad_value("value", c->q->addr, "a class that is not shared");
 			else
 				c->have = 1;
-		} else if (rp->type != REDIS_REPLY_NIL) {
+			cap_ttl(&c->rec);
+		} else if (rp->type != REDIS_REPLY_STRING && rp->type != REDIS_REPLY_NIL) {
 			bad_value("value", c->q->addr, rp->type == REDIS_REPLY_ERROR ?
 			    "an error reply" : "not a string");
 		}
@@ -526,7 +592,7 @@ on_set(redisAsyncContext *ac, void *r, void *arg)
 	int got = rp != NULL && rp->type == REDIS_REPLY_STATUS && strcasecmp(rp->str, "OK") == 0;
 
 	answered(ac);
-	if (c->q == NULL) {		/* decided by the timeout: we probe */
+	if (c->q == NULL) {		/* decided already (the timeout, a stop) */
 		claim_unref(c);
 		return;
 	}
@@ -536,15 +602,14 @@ on_set(redisAsyncContext *ac, void *r, void *arg)
 		STAT(hits);
 		claim_line(c, "from", "redis");
 		if (got)	/* ours by a hair: let it go */
-			send_cmd(NULL, NULL, "DEL %sc:%s", F.prefix, c->q->addr);
-		pm_unsubmit(c->q);
-		c->q = NULL;
+			send_cmd(NULL, NULL, "EVAL %s 1 %sc:%s %s", RELEASE, F.prefix, c->q->addr, F.id);
+		claim_decide(c, 0);
 	} else if (got || rp == NULL || rp->type != REDIS_REPLY_NIL) {
 		if (!got) {
 			STAT(errors);
 			STAT(fallbacks);
 		}
-		claim_probe(c);
+		claim_decide(c, 1);
 	} else {			/* another host's claim */
 		struct timeval tv;
 		double w = c->wait + 1.0;
@@ -563,35 +628,33 @@ do_claim(void *arg)
 {
 	struct claim *c = arg;
 	struct timeval tv;
-	char a[64];
 	long long px = (long long)(c->pending_ttl * 1000.0);
 
-	pm_addr_str(&c->q->a, a, sizeof(a));
-	if (!is_up() || F.out + 2 > FLEET_MAX_OUT ||
+	if ((c->next = F.claims) != NULL)
+		c->next->prev = c;
+	F.claims = c;
+	c->refs = 1;			/* until the commands are sent */
+	if (F.stopping || !is_up() || F.out + 2 > FLEET_MAX_OUT ||
 	    (c->timer = evtimer_new(side_base(), timeout_cb, c)) == NULL) {
-		STAT(fallbacks);
-		claim_probe(c);
-		free(c);
+		if (!F.stopping)
+			STAT(fallbacks);
+		claim_decide(c, 1);
+		claim_unref(c);
 		return;
 	}
-	c->refs = 1;			/* the timer */
-	if (send_cmd(on_get, c, "GET %sv:%s", F.prefix, a) == 0)
+	if (send_cmd(on_get, c, "GETRANGE %sv:%s 0 %d", F.prefix, c->q->addr, VREC_MAX) == 0)
 		c->refs++;
-	if (send_cmd(on_set, c, "SET %sc:%s %s NX PX %lld", F.prefix, a, F.id, px) == 0)
-		c->refs++;
-	else {				/* the connection broke: probe */
-		event_free(c->timer);
-		c->timer = NULL;
-		c->refs--;
+	if (send_cmd(on_set, c, "SET %sc:%s %s NX PX %lld", F.prefix, c->q->addr, F.id,
+	    px) < 0) {			/* the connection broke: probe */
 		STAT(fallbacks);
-		claim_probe(c);
-		if (c->refs == 0)
-			free(c);
+		claim_decide(c, 1);
+		claim_unref(c);
 		return;
 	}
+	c->refs++;
 	tv.tv_sec = (time_t)F.timeout;
 	tv.tv_usec = (suseconds_t)((F.timeout - (double)tv.tv_sec) * 1e6);
-	evtimer_add(c->timer, &tv);
+	evtimer_add(c->timer, &tv);	/* the first reference is the timer's now */
 }
 
 void
@@ -612,7 +675,53 @@ fleet_claim(struct preq *q, double pending_ttl, double wait)
 	}
 }
 
+/* ---- stop ----------------------------------------------------------------- */
+
+static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
+static int stopped;
+
+/* undecided claims end unprobed: every request is let go once */
+static void
+do_stop(void *arg)
+{
+	(void)arg;
+	F.stopping = 1;
+	while (F.claims != NULL)
+		claim_decide(F.claims, 0);
+	pthread_mutex_lock(&stop_mu);
+	stopped = 1;
+	pthread_cond_broadcast(&stop_cv);
+	pthread_mutex_unlock(&stop_mu);
+}
+
+void
+fleet_stop(void)
+{
+	struct timespec ts;
+
+	if (!F.on || side_call(do_stop, NULL) < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	pthread_mutex_lock(&stop_mu);
+	while (!stopped)
+		if (pthread_cond_timedwait(&stop_cv, &stop_mu, &ts) != 0)
+			break;		/* the loop is stuck: go on stopping */
+	pthread_mutex_unlock(&stop_mu);
+}
+
 /* ---- shares, flushes, messages ---------------------------------------------- */
+
+/* messages on the channel: "PUBLISHER LINE", so that a host skips its own */
+static void
+publish(const char *line)
+{
+	char msg[sizeof(F.id) + VREC_MAX + 2];
+
+	snprintf(msg, sizeof(msg), "%s %s", F.id, line);
+	send_cmd(NULL, NULL, "PUBLISH %s %s", F.channel, msg);	/* one argument each */
+}
 
 struct share {
 	struct vrec rec;
@@ -631,10 +740,10 @@ do_share(void *arg)
 		if (s->publish && ttl > 0) {
 			vrec_format(&s->rec, line, sizeof(line));
 			send_cmd(NULL, NULL, "SET %sv:%s %s EX %lld", F.prefix, a, line, ttl);
-			send_cmd(NULL, NULL, "PUBLISH %s %s", F.channel, line);
+			publish(line);
 			STAT(shared);
 		}
-		send_cmd(NULL, NULL, "DEL %sc:%s", F.prefix, a);
+		send_cmd(NULL, NULL, "EVAL %s 1 %sc:%s %s", RELEASE, F.prefix, a, F.id);
 	}
 	free(s);
 }
@@ -655,61 +764,84 @@ fleet_share(const struct pm_addr *a, const struct vt_info *v)
 		free(s);
 }
 
-/* SCAN ... MATCH v:*, and DEL what it finds, until the cursor is back at 0 */
+/* flush all: SCAN ... MATCH v:*, one DEL per page, until the cursor is
+ * back at 0; then the flush is published (peers would otherwise find the
+ * keys not yet deleted) */
 static void
 on_scan(redisAsyncContext *ac, void *r, void *arg)
 {
 	redisReply *rp = r, *keys;
+	const char *argv[1001];
+	size_t argl[1001], n = 1;
 
-	(void)arg;
 	answered(ac);
 	if (rp == NULL || rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
 	    rp->element[0]->type != REDIS_REPLY_STRING ||
-	    rp->element[1]->type != REDIS_REPLY_ARRAY)
+	    rp->element[1]->type != REDIS_REPLY_ARRAY) {
+		free(arg);
 		return;
+	}
 	keys = rp->element[1];
-	for (size_t i = 0; i < keys->elements; i++)
-		if (keys->element[i]->type == REDIS_REPLY_STRING)
-			send_cmd(NULL, NULL, "DEL %b", keys->element[i]->str,
-			    (size_t)keys->element[i]->len);
-	if (strcmp(rp->element[0]->str, "0") != 0)
-		send_cmd(on_scan, NULL, "SCAN %s MATCH %sv:* COUNT 1000",
-		    rp->element[0]->str, F.prefix);
+	argv[0] = "DEL";
+	argl[0] = 3;
+	for (size_t i = 0; i < keys->elements && n < 1001; i++)
+		if (keys->element[i]->type == REDIS_REPLY_STRING) {
+			argv[n] = keys->element[i]->str;
+			argl[n++] = keys->element[i]->len;
+		}
+	if (n > 1 && F.cmd != NULL && redisAsyncCommandArgv(F.cmd, on_ack, NULL, (int)n, argv,
+	    argl) == REDIS_OK)
+		F.out++;
+	if (strcmp(rp->element[0]->str, "0") != 0) {
+		if (send_cmd(on_scan, arg, "SCAN %s MATCH %sv:* COUNT 1000",
+		    rp->element[0]->str, F.prefix) < 0)
+			free(arg);
+	} else {
+		publish(arg);
+		free(arg);
+	}
 }
 
 static void
 do_flush(void *arg)
 {
 	struct vrec *r = arg;
-	char a[64], line[VREC_MAX];
+	char a[64], *line;
 
-	if (is_up()) {
-		vrec_format(r, line, sizeof(line));
+	if (is_up() && (line = malloc(VREC_MAX)) != NULL) {
+		vrec_format(r, line, VREC_MAX);
 		if (r->all) {
-			send_cmd(on_scan, NULL, "SCAN 0 MATCH %sv:* COUNT 1000", F.prefix);
+			if (send_cmd(on_scan, line, "SCAN 0 MATCH %sv:* COUNT 1000", F.prefix) < 0)
+				free(line);
 		} else {
 			pm_addr_str(&r->a, a, sizeof(a));
 			send_cmd(NULL, NULL, "DEL %sv:%s", F.prefix, a);
+			publish(line);
+			free(line);
 		}
-		send_cmd(NULL, NULL, "PUBLISH %s %s", F.channel, line);
 	}
 	free(r);
 }
 
-void
+int
 fleet_flush(const struct pm_addr *a)
 {
 	struct vrec *r;
 
-	if (!F.on || (r = calloc(1, sizeof(*r))) == NULL)
-		return;
+	if (!F.on)
+		return 0;
+	if (!__atomic_load_n(&F.st.up, __ATOMIC_RELAXED) || (r = calloc(1, sizeof(*r))) == NULL)
+		return -1;
 	r->flush = 1;
 	if (a != NULL)
 		r->a = *a;
 	else
 		r->all = 1;
-	if (side_call(do_flush, r) < 0)
+	if (side_call(do_flush, r) < 0) {
 		free(r);
+		return -1;
+	}
+	return 1;
 }
 
 /* the subscribed connection: the SUBSCRIBE confirmation, then messages */
@@ -718,7 +850,8 @@ on_message(redisAsyncContext *ac, void *r, void *arg)
 {
 	redisReply *rp = r, *kind, *payload;
 	struct vrec rec;
-	const char *why;
+	const char *why, *sp;
+	size_t idlen = strlen(F.id);
 	char a[64];
 	struct lb l;
 
@@ -733,6 +866,8 @@ on_message(redisAsyncContext *ac, void *r, void *arg)
 	    (kind = rp->element[0])->type != REDIS_REPLY_STRING)
 		return;
 	if (strcmp(kind->str, "subscribe") == 0) {
+		if (F.sub_failed)
+			return;
 		F.sub_ready = 1;
 		set_state(NULL);
 		return;
@@ -740,11 +875,15 @@ on_message(redisAsyncContext *ac, void *r, void *arg)
 	if (strcmp(kind->str, "message") != 0)
 		return;
 	payload = rp->element[2];
-	if (payload->type != REDIS_REPLY_STRING) {
-		bad_value("message", NULL, "not a string");
+	if (payload->type != REDIS_REPLY_STRING ||
+	    (sp = memchr(payload->str, ' ', payload->len)) == NULL) {
+		bad_value("message", NULL, "not PUBLISHER LINE");
 		return;
 	}
-	if (vrec_parse(payload->str, payload->len, &rec, &why) < 0) {
+	if ((size_t)(sp - payload->str) == idlen && memcmp(payload->str, F.id, idlen) == 0)
+		return;			/* our own */
+	sp++;
+	if (vrec_parse(sp, payload->len - (size_t)(sp - payload->str), &rec, &why) < 0) {
 		bad_value("message", NULL, why);
 		return;
 	}
@@ -766,6 +905,7 @@ on_message(redisAsyncContext *ac, void *r, void *arg)
 		bad_value("message", NULL, "a class that is not shared");
 		return;
 	}
+	cap_ttl(&rec);
 	if (vrec_apply(pm.vt, &rec, rec.state == VT_CLEAN ? VT_PUT_PENDING : VT_PUT_NEWER,
 	    vt_now(), time(NULL))) {
 		STAT(learnt);

@@ -3,8 +3,8 @@
  * section 9), on the side loop (side.c).  Keys, under fleet.key_prefix:
  *
  *   v:ADDR   a verdict (vrec.h's line), EXPIRE = its TTL
- *   c:ADDR   a claim: "host pid", SET NX PX = the pending TTL
- *   verdicts the channel where verdicts and flushes are published
+ *   c:ADDR   a claim: "host:pid", SET NX PX = the pending TTL
+ *   verdicts the channel: "host:pid LINE", verdicts and flushes
  *
  * Nothing here waits on Redis in a caller's thread: requests are queued
  * to the side loop, and a claim that Redis does not answer within
@@ -29,8 +29,11 @@ int fleet_enabled(void);
 void fleet_claim(struct preq *q, double pending_ttl, double wait);
 /* a final verdict this host made: to Redis and to the peers */
 void fleet_share(const struct pm_addr *, const struct vt_info *);
-/* a flush (proxymilter-ctl): addr, or every verdict when addr is NULL */
-void fleet_flush(const struct pm_addr *);
+/* a flush (proxymilter-ctl): addr, or every verdict when addr is NULL;
+ * 1 sent to Redis and the peers, 0 no fleet, -1 Redis is down */
+int fleet_flush(const struct pm_addr *);
+/* before the engine stops: claims still waiting end unprobed */
+void fleet_stop(void);
 
 struct fleet_stats {
 	int up;				/* connected, both connections */

@@ -587,6 +587,7 @@ main(int argc, char **argv)
 	startup_ready();
 	r = smfi_main();
 	control_stop();
+	fleet_stop();
 	pe_stop(pm.engine);
 	persist_stop();
 	side_stop();

@@ -545,15 +545,17 @@ vt_walk(struct vt *t, double now, int (*fn)(const struct vt_entry *, void *), vo
 	for (size_t i = 0; i < t->nstripes && r == 0; i++) {
 		struct stripe *s = &t->s[i];
 		pthread_mutex_lock(&s->mu);
-		if (s->map.n > cap) {
-			struct vt_entry *nb = realloc(buf, s->map.n * sizeof(*buf));
-			if (nb == NULL) {
-				pthread_mutex_unlock(&s->mu);
+		while (s->map.n > cap) {	/* room, allocated without the lock */
+			size_t want = s->map.n + s->map.n / 8 + 16;
+			struct vt_entry *nb;
+			pthread_mutex_unlock(&s->mu);
+			if ((nb = realloc(buf, want * sizeof(*buf))) == NULL) {
 				free(buf);
 				return -1;
 			}
 			buf = nb;
-			cap = s->map.n;
+			cap = want;
+			pthread_mutex_lock(&s->mu);
 		}
 		n = 0;
 		for (hn = hm_next(&s->map, NULL); hn != NULL; hn = hm_next(&s->map, hn)) {

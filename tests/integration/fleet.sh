@@ -78,6 +78,7 @@ rejected "$out" 127.0.0.5 && pass "MX2 rejects it too" || fail "MX2 rejects it t
 CTL=${PM_CTL:-$(dirname "$PM_BIN")/../tools/proxymilter-ctl}
 "$CTL" -s "$T/a.sock" flush 127.0.0.5 | grep -qx 'flushed=1' && pass "MX1: proxymilter-ctl flush" || fail "MX1: ctl flush"
 wait_for "$LB" 'flush client=\[127\.0\.0\.5\] by=peer' 5 && pass "MX2 drops it too (by=peer)" || fail "MX2 drops the flushed verdict"
+grep -q 'by=peer' "$LA" && fail "MX1 skips its own published flush" || pass "MX1 skips its own published flush"
 [ "$($RC EXISTS pmt:v:127.0.0.5)" = 0 ] && pass "... and so does Redis" || fail "flushed from Redis"
 out=$(mx2 127.0.0.5 $RCPT)
 rejected "$out" 127.0.0.5 && [ "$(probes "$LB" 127.0.0.5)" = 1 ] && pass "MX2 probes the flushed client again" ||
@@ -119,7 +120,7 @@ mx1 127.0.0.10 $RCPT >"$T/w.out" &
 pw=$!
 wait_for "$LA" 'client=\[127\.0\.0\.10\] wait=peer' 5 && pass "a claim held elsewhere: MX1 waits" || fail "MX1 waits on a foreign claim"
 now=$(date +%s)
-$RC PUBLISH pmt:verdicts "pm1 127.0.0.10 open-proxy 0 $now $((now + 600)) - http-connect:3128" >/dev/null
+$RC PUBLISH pmt:verdicts "mx9.test.invalid:4242 pm1 127.0.0.10 open-proxy 0 $now $((now + 600)) - http-connect:3128" >/dev/null
 wait $pw
 rejected "$(cat "$T/w.out")" 127.0.0.10 && [ "$(probes "$LA" 127.0.0.10)" = 0 ] &&
 	pass "the peer's published verdict decides, no probe" ||
@@ -132,7 +133,7 @@ accepted "$out" && [ "$(probes "$LA" 127.0.0.9)" = 1 ] && pass "a foreign value 
 	fail "a foreign value is ignored"
 grep -qE 'fleet ignored=value client=\[127\.0\.0\.9\] reason=' "$LA" && pass "... and logged" || fail "foreign value logged"
 sleep 1.1	# one such line a second
-$RC PUBLISH pmt:verdicts "pm1 127.0.0.12 open-proxy 0 17" >/dev/null
+$RC PUBLISH pmt:verdicts "mx9.test.invalid:4242 pm1 127.0.0.12 open-proxy 0 17" >/dev/null
 $RC PUBLISH pmt:verdicts "$(head -c 300 /dev/urandom | tr -d '\0')" >/dev/null
 wait_for "$LA" 'fleet ignored=message reason=' 5 && pass "a truncated message is ignored and logged" ||
 	fail "a truncated message is logged"
@@ -168,8 +169,18 @@ kill -0 "$(cat "$T/ma.pid")" && kill -0 "$(cat "$T/mb.pid")" && pass "both milte
 n=$(grep -c 'state=down' "$LA")
 [ "$n" = 2 ] && pass "down logged once per change (2: the silence, the stop)" || fail "down logged once per change" "$n"
 
-# --- Redis back: sharing resumes -------------------------------------------
+# --- a Redis that refuses the set-up: one line, no flapping ---------------------
+milter_conf "$T/c.conf" 13446 13448 "fleet: { redis = \"127.0.0.1:$RPORT\"; database = 20; };"
 start_redis redis $RPORT --enable-debug-command yes || fail "redis restarts"
+start_milter mc "$T/c.conf" || fail "milter C starts"
+sleep 2.5
+n=$(grep -c 'fleet redis=' "$T/mc/milter.log")
+grep -qE 'fleet redis=.* state=down reason="SELECT: ERR DB index is out of range"' "$T/mc/milter.log" &&
+	[ "$n" = 1 ] && pass "a bad fleet.database: one clear line, no up/down flapping" ||
+	fail "a bad fleet.database is one line" "$(grep 'fleet redis' "$T/mc/milter.log" | head -4 | tr '\n' ' ')"
+stop_name mc
+
+# --- Redis back: sharing resumes -------------------------------------------
 i=0; while [ "$(grep -c 'state=up' "$LA")" -lt 3 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(grep -c 'state=up' "$LA")" -ge 3 ] && [ "$(grep -c 'state=up' "$LB")" -ge 2 ] &&
 	pass "both reconnect by themselves" || fail "both reconnect" "$(grep -h 'fleet redis' "$LA" "$LB" | tail -4)"

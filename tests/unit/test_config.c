@@ -182,6 +182,21 @@ main(void)
 	}
 	bad("probe: {\n timeout = 1.0;\n connect_timeout = 5.0; };\n", 2, "shorter", "timeout < connect_timeout");
 	bad("probe: { retries = 99; };\n", 1, "out of range", "retries range");
+	/* the fleet groups (conffleet.c) */
+	bad("fleet: {\n redis = \"redis.example:6379\"; };\n", 2, "not a numeric address", "fleet.redis numeric");
+	bad("fleet: { redis = \"127.0.0.1\"; };\n", 1, "not HOST:PORT", "fleet.redis needs a port");
+	bad("fleet: { redis = \"127.0.0.1:0\"; };\n", 1, "bad port", "fleet.redis port 0");
+	bad("fleet: { redis = \"unix:relative.sock\"; };\n", 1, "absolute path", "fleet.redis unix path");
+	bad("fleet: { key_prefix = \"pm :\"; };\n", 1, "no spaces", "fleet.key_prefix spaces");
+	bad("fleet: { timeout = 10.0; };\n", 1, "out of range", "fleet.timeout range");
+	bad("fleet: { redsi = \"x\"; };\n", 1, "unknown key \"fleet.redsi\"", "unknown fleet key");
+	bad("state: { file = \"relative.state\"; };\n", 1, "absolute file name", "state.file absolute");
+	bad("state: { save_interval = 1; };\n", 1, "out of range", "state.save_interval range");
+	bad("export: { rbldnsd_zone = \"/var/lib/x/\"; };\n", 1, "absolute file name", "export: a directory");
+	bad("metrics: { listen = \"9187\"; };\n", 1, "not ADDR:PORT", "metrics.listen needs an address");
+	bad("metrics: { listen = \"::1:9187\"; };\n", 1, "not ADDR:PORT", "metrics.listen v6 needs brackets");
+	bad("metrics: { listen = \"127.0.0.1:0\"; };\n", 1, "not ADDR:PORT", "metrics.listen port 0");
+	bad("control: { socket = \"ctl.sock\"; };\n", 1, "absolute file name", "control.socket absolute");
 	bad("probe: { rate_limit = -1; };\n", 1, "out of range", "rate_limit range");
 	bad("probe: { canary_listen = \"localhost:25\"; };\n", 1, "numeric HOST:PORT", "canary must be numeric");
 	bad("probe: { canary_listen = \"0.0.0.0:2526\"; };\n", 1, "canary_address", "wildcard canary needs an address");
