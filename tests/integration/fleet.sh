@@ -141,8 +141,8 @@ $RC GET pmt:v:127.0.0.12 >/dev/null
 grep -qE 'client=\[127\.0\.0\.12\]' "$LA" "$LB" && fail "no verdict from a truncated message" ||
 	pass "no verdict from a truncated message"
 
-# --- Redis slow: bounded --------------------------------------------------
-$RC DEBUG SLEEP 4 >"$T/sleep.out" 2>&1 &
+# --- Redis slow (asleep 6 s, dropped after 3-4 s of silence): bounded -------
+$RC DEBUG SLEEP 6 >"$T/sleep.out" 2>&1 &
 ps=$!
 sleep 0.3
 out=$(mx1 127.0.0.11 $RCPT)
