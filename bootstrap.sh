@@ -14,8 +14,8 @@ want_tests=no
 
 need_root() { [ "$(id -u)" -eq 0 ] || { echo "bootstrap.sh: run as root to install packages" >&2; exit 1; }; }
 
-pkgs="build-essential autoconf automake pkg-config libmilter-dev libevent-dev libconfig-dev libssl-dev libc-ares-dev libpsl-dev publicsuffix libmaxminddb-dev libhiredis-dev"
-tpkgs="postfix swaks libio-socket-inet6-perl miltertest squid tinyproxy dante-server microsocks socat openssl time python3 iproute2 util-linux procps clang libclang-rt-14-dev systemd nftables samba rbldnsd dnsmasq-base dnsutils libmaxmind-db-writer-perl mmdb-bin ucspi-tcp redis-server prometheus"
+pkgs="build-essential autoconf automake pkg-config libmilter-dev libevent-dev libconfig-dev libssl-dev libc-ares-dev libpsl-dev publicsuffix libmaxminddb-dev libhiredis-dev zlib1g-dev"
+tpkgs="postfix swaks libio-socket-inet6-perl miltertest squid tinyproxy dante-server microsocks socat openssl time python3 iproute2 util-linux procps clang libclang-rt-14-dev systemd nftables samba rbldnsd dnsmasq-base dnsutils libmaxmind-db-writer-perl mmdb-bin ucspi-tcp redis-server prometheus chromium"
 
 missing=""
 for p in $pkgs $( [ $want_tests = yes ] && echo "$tpkgs" ); do

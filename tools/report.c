@@ -1,382 +1,448 @@
 /*
- * report.c - proxymilter-report: a summary of proxymilter's log lines.
+ * report.c - proxymilter-report: what proxymilter did, from its log lines.
  *
- * Reads syslog files (or stdin) and looks only at lines from proxymilter
- * ("proxymilter[PID]: "); pflogsumm does not count milter rejects, so this
- * is where a postmaster sees what the milter did.  Every other line, and
- * every line it cannot parse, is skipped and counted.
+ *   proxymilter-report [--format text|csv|json|html] [-o FILE] [--since DATE]
+ *       [--until DATE] [-d today|yesterday] [--table NAME] [-n top]
+ *       [-c client] [file ...]
  *
- *   proxymilter-report [-n top] [-c client] [file ...]
+ * Reads syslog files (plain or gzip'ed: zlib's gzread reads both; "-" or
+ * none = stdin, which may be gzip'ed too), in the order given: the report
+ * sorts its days itself and takes the first and last times from the lines,
+ * so rotated files may come in any order.  rlog.c reads a line, ragg.c
+ * counts it, rtext.c and rhtml.c write the report.
+ *
+ * Decisions:
+ * - Streamed: lines are split in a 256 KB block, nothing is kept; a line
+ *   longer than RL_LINE_MAX (8 KB) is cut there, counted (as bad when
+ *   its start is ours) and the rest of it skipped; a line with a NUL byte
+ *   likewise.  proxymilter writes at most 2 KB a line.
+ * - Every file is opened (and checked not to be a directory) before any
+ *   is read: a mistyped name fails at once (EX_NOINPUT) and writes no
+ *   report.  A read error or corrupt gzip data is reported with the file's
+ *   name; the lines read so far count, the other files are read, the
+ *   report is written and the exit status is EX_IOERR or EX_DATAERR.
+ * - RFC 3164 years: per file, from its modification time (stdin: its
+ *   mtime when it is a file, else now), see rlog.c.
+ * - -o FILE is written atomically: a temporary file in the same directory
+ *   (mode 0666 less the umask), flushed, fsync'ed and renamed over FILE;
+ *   on any error FILE is left as it was.  Without -o: stdout.
+ * - -d today|yesterday is since local 00:00 of that day until the next
+ *   00:00 (as pflogsumm's -d); it does not combine with --since/--until.
+ *   --until with a date alone means up to the end of that day.
+ * - Exit status (sysexits.h): 0 done; 64 usage; 65 corrupt (gzip) input;
+ *   66 a file cannot be opened; 70 a report format not built in; 71 out
+ *   of memory or no randomness; 73 -o's file cannot be created; 74 a read
+ *   or write error.
  */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
-#include "hmap.h"
+#include <zlib.h>
+#include "report.h"
 
-#define MAXKV 40
+#define RL_LINE_MAX	8192		/* longer lines are cut and skipped */
+#define BLOCK		(256 * 1024)
 
-struct kv {
-	char *k, *v;
+static const char *prog = "proxymilter-report";
+
+struct input {
+	const char *name;		/* as given; "-" = stdin */
+	int fd;
+	time_t mtime;
 };
 
-/* one parsed line: events and key=value pairs point into a scratch copy */
-struct line {
-	char *qid, *event;
-	struct kv kv[MAXKV];
-	int nkv;
-};
-
-static const char *
-get(const struct line *l, const char *k)
-{
-	for (int i = 0; i < l->nkv; i++)
-		if (strcmp(l->kv[i].k, k) == 0)
-			return l->kv[i].v;
-	return NULL;
-}
-
-/* parse "value" or "quoted \"value\"" in place; returns the next position */
-static char *
-value(char *p, char **out)
-{
-	char *w;
-	if (*p != '"') {
-		*out = p;
-		while (*p && *p != ' ')
-			p++;
-		if (*p)
-			*p++ = '\0';
-		return p;
-	}
-	*out = w = ++p;
-	while (*p && *p != '"') {
-		if (*p == '\\' && p[1])
-			p++;
-		*w++ = *p++;
-	}
-	if (*p == '"')
-		p++;
-	*w = '\0';
-	if (*p == ' ')
-		p++;
-	return p;
-}
-
-/* 1 when buf is a proxymilter line; fills l (buf is modified) */
-static int
-parse(char *buf, struct line *l)
-{
-	char *p = strstr(buf, "proxymilter[");
-	size_t n = strlen(buf);
-
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	if (p == NULL || (p = strstr(p, "]: ")) == NULL)
-		return 0;
-	p += 3;
-	memset(l, 0, sizeof(*l));
-	char *sp = strchr(p, ' ');
-	char *first = p;
-	if (sp != NULL && sp > p && sp[-1] == ':') {	/* "QID: event" */
-		sp[-1] = '\0';
-		l->qid = first;
-		p = sp + 1;
-		sp = strchr(p, ' ');
-	}
-	l->event = p;
-	if (sp == NULL)
-		return *p != '\0';
-	*sp = '\0';
-	p = sp + 1;
-	while (*p && l->nkv < MAXKV) {
-		char *eq = strchr(p, '=');
-		char *space = strchr(p, ' ');
-		if (eq == NULL || (space != NULL && space < eq))
-			return 0;	/* not ours after all */
-		*eq = '\0';
-		l->kv[l->nkv].k = p;
-		p = value(eq + 1, &l->kv[l->nkv].v);
-		l->nkv++;
-	}
-	return 1;
-}
-
-/* a small string-keyed table of counters (hmap.h, set up at first use) */
-struct item {
-	struct hm_node node;
-	long n[6];
-	double sum;
-	char extra[96];
-	char key[];
-};
-
-struct table {
-	struct hmap m;
-	int ready;
-};
-
+/* one line (NUL-terminated at len, may be modified); over: it was cut */
 static void
-nomem(void)
+one_line(struct ragg *a, struct ryear *ry, char *p, size_t len, int over)
 {
-	fprintf(stderr, "proxymilter-report: out of memory\n");
-	exit(EX_OSERR);
-}
+	struct rline l;
+	int r;
 
-/* the count of key, without creating it */
-static long
-peek(const struct table *t, const char *key)
-{
-	struct hm_node *n = t->ready ? hm_find(&t->m, key) : NULL;
-	return n != NULL ? HM_ENTRY(n, struct item, node)->n[0] : 0;
-}
-
-static struct item *
-find(struct table *t, const char *key)
-{
-	struct hm_node *n;
-	struct item *i;
-	size_t len = strlen(key);
-
-	if (!t->ready) {
-		if (hm_init(&t->m, HM_KEYOFF(struct item, node, key), 0, NULL, NULL) < 0) {
-			fprintf(stderr, "proxymilter-report: no randomness\n");
-			exit(EX_OSERR);
-		}
-		t->ready = 1;
-	}
-	if ((n = hm_find(&t->m, key)) != NULL)
-		return HM_ENTRY(n, struct item, node);
-	if ((i = calloc(1, sizeof(*i) + len + 1)) == NULL)
-		nomem();
-	memcpy(i->key, key, len + 1);
-	if (hm_insert(&t->m, &i->node) < 0)
-		nomem();
-	return i;
-}
-
-static struct table events, verdicts, skips, actions, tests, opens, stages, cache, countries;
-static long lines_total, lines_ours, lines_bad;
-
-static int
-by_n0(const void *a, const void *b)
-{
-	const struct item *x = *(struct item *const *)a, *y = *(struct item *const *)b;
-	if (x->n[0] != y->n[0])
-		return x->n[0] < y->n[0] ? 1 : -1;
-	return strcmp(x->key, y->key);
-}
-
-static struct item **
-sorted(struct table *t)
-{
-	struct item **v = calloc(t->m.n + 1, sizeof(*v));
-	size_t k = 0;
-	if (v == NULL)
-		exit(EX_OSERR);
-	for (struct hm_node *n = hm_next(&t->m, NULL); n != NULL; n = hm_next(&t->m, n))
-		v[k++] = HM_ENTRY(n, struct item, node);
-	qsort(v, k, sizeof(*v), by_n0);
-	return v;
-}
-
-static void
-account(const struct line *l, const char *client_filter)
-{
-	const char *client = get(l, "client"), *v;
-
-	if (client_filter != NULL && (client == NULL || strstr(client, client_filter) == NULL))
+	if (over || memchr(p, '\0', len) != NULL) {
+		ragg_other(a, rlog_parse(p, ry, &l) != 0);
 		return;
-	find(&events, l->event)->n[0]++;
-	if (strcmp(l->event, "verdict") == 0 && (v = get(l, "verdict")) != NULL) {
-		const char *fin = get(l, "final");
-		if (fin != NULL && strcmp(fin, "no") == 0)
-			return;		/* provisional: the final line follows */
-		const char *cc = get(l, "country");
-		find(&verdicts, v)->n[0]++;
-		if (cc != NULL)
-			find(&countries, cc)->n[0]++;
-		if (strcmp(v, "open-proxy") == 0 && client != NULL) {
-			struct item *o = find(&opens, client);
-			const char *ev = get(l, "evidence"), *eg = get(l, "egress");
-			o->n[0]++;
-			snprintf(o->extra, sizeof(o->extra), "%s%s%s", ev ? ev : "",
-			    eg ? " egress=" : "", eg ? eg : "");
+	}
+	r = rlog_parse(p, ry, &l);
+	if (r == 1)
+		ragg_line(a, &l);
+	else
+		ragg_other(a, r < 0);
+}
+
+/* reads one input through; 0, or EX_IOERR / EX_DATAERR after a message */
+static int
+read_input(struct ragg *a, struct input *in, char *blk)
+{
+	struct ryear ry;
+	gzFile g;
+	size_t have = 0;
+	int skipping = 0, rc = 0;
+
+	rlog_year_init(&ry, in->mtime);
+	if ((g = gzdopen(in->fd, "rb")) == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", prog, in->name, strerror(errno ? errno : ENOMEM));
+		close(in->fd);
+		in->fd = -1;
+		return EX_OSERR;
+	}
+	in->fd = -1;			/* gzclose closes it */
+	gzbuffer(g, BLOCK);
+	for (;;) {
+		int n = gzread(g, blk + have, BLOCK);
+		char *p = blk, *end, *nl;
+
+		if (n < 0) {
+			int zerr;
+			const char *msg = gzerror(g, &zerr);
+			if (zerr == Z_ERRNO) {
+				fprintf(stderr, "%s: %s: read error: %s\n", prog, in->name, strerror(errno));
+				rc = EX_IOERR;
+			} else {
+				fprintf(stderr, "%s: %s: %s\n", prog, in->name, msg);
+				rc = EX_DATAERR;
+			}
+			break;
 		}
-		const char *el = get(l, "elapsed");
-		if (el != NULL) {
-			struct item *vi = find(&verdicts, v);
-			vi->sum += atof(el);
-			vi->n[1]++;
+		if (n == 0) {
+			int zerr;
+			const char *msg = gzerror(g, &zerr);
+			if (zerr != Z_OK && zerr != Z_STREAM_END) {
+				fprintf(stderr, "%s: %s: %s\n", prog, in->name, msg);
+				rc = zerr == Z_ERRNO ? EX_IOERR : EX_DATAERR;
+			}
+			break;
 		}
-	} else if (strcmp(l->event, "cache") == 0 && (v = get(l, "hit")) != NULL) {
-		find(&cache, v)->n[0]++;
-	} else if (strcmp(l->event, "skip") == 0 && (v = get(l, "reason")) != NULL) {
-		find(&skips, v)->n[0]++;
-	} else if (strcmp(l->event, "probe") == 0 && (v = get(l, "test")) != NULL) {
-		struct item *t = find(&tests, v);
-		const char *r = get(l, "result"), *el = get(l, "elapsed");
-		t->n[0]++;
-		if (r != NULL && strcmp(r, "open") == 0)
-			t->n[1]++;
-		else if (r != NULL && strcmp(r, "closed") == 0)
-			t->n[2]++;
+		have += (size_t)n;
+		end = blk + have;
+		while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			size_t len = (size_t)(nl - p);
+			*nl = '\0';
+			if (skipping)
+				skipping = 0;	/* the end of a cut line */
+			else if (len > RL_LINE_MAX) {
+				p[RL_LINE_MAX] = '\0';
+				one_line(a, &ry, p, RL_LINE_MAX, 1);
+			} else
+				one_line(a, &ry, p, len, 0);
+			p = nl + 1;
+		}
+		have = (size_t)(end - p);
+		if (skipping) {
+			have = 0;
+		} else if (have > RL_LINE_MAX) {
+			p[RL_LINE_MAX] = '\0';
+			one_line(a, &ry, p, RL_LINE_MAX, 1);
+			skipping = 1;
+			have = 0;
+		} else if (have > 0 && p != blk) {
+			memmove(blk, p, have);
+		}
+	}
+	if (have > 0 && !skipping) {		/* the last line, without '\n' */
+		blk[have] = '\0';
+		one_line(a, &ry, blk, have, 0);
+	}
+	gzclose(g);
+	return rc;
+}
+
+/* opens every input first, so that a wrong name fails before any work */
+static int
+open_inputs(struct input *v, int n)
+{
+	struct stat st;
+
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i].name, "-") == 0)
+			v[i].fd = dup(STDIN_FILENO);
 		else
-			t->n[3]++;
-		if (el != NULL)
-			t->sum += atof(el);
-	} else if (strcmp(l->event, "reject") == 0 || strcmp(l->event, "tempfail") == 0 ||
-	    strcmp(l->event, "tag") == 0 || strncmp(l->event, "would-", 6) == 0) {
-		find(&actions, l->event)->n[0]++;
-		if ((v = get(l, "stage")) != NULL) {
-			char k[64];
-			snprintf(k, sizeof(k), "%s at %s", l->event, v);
-			find(&stages, k)->n[0]++;
+			v[i].fd = open(v[i].name, O_RDONLY | O_CLOEXEC);
+		if (v[i].fd < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, v[i].name, strerror(errno));
+			return EX_NOINPUT;
 		}
-		if (strcmp(l->event, "reject") == 0 && client != NULL) {
-			/* "name[addr]:port" -> "[addr]" to match the verdict's client */
-			const char *lb = strchr(client, '['), *rb = lb ? strchr(lb, ']') : NULL;
-			if (lb != NULL && rb != NULL) {
-				char k[80];
-				snprintf(k, sizeof(k), "%.*s", (int)(rb - lb + 1), lb);
-				find(&opens, k)->n[1]++;
-			}
+		if (fstat(v[i].fd, &st) < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, v[i].name, strerror(errno));
+			return EX_NOINPUT;
 		}
+		if (S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "%s: %s: is a directory\n", prog, v[i].name);
+			return EX_NOINPUT;
+		}
+		v[i].mtime = S_ISREG(st.st_mode) ? st.st_mtime : time(NULL);
 	}
+	return 0;
 }
 
-static void
-section(const char *title, struct table *t, int top)
+enum fmt { F_TEXT, F_CSV, F_JSON, F_HTML };
+
+static int
+write_report(FILE *f, enum fmt fmt, const struct report *r, int top, const char *table)
 {
-	struct item **v;
-	if (t->m.n == 0)
-		return;
-	printf("\n%s\n", title);
-	v = sorted(t);
-	for (int i = 0; v[i] != NULL && (top <= 0 || i < top); i++)
-		printf("  %8ld  %s\n", v[i]->n[0], v[i]->key);
-	free(v);
+	switch (fmt) {
+	case F_CSV: return report_csv(f, r, table);
+	case F_JSON: return report_json(f, r);
+	case F_HTML: return report_html(f, r, top);
+	default: return report_text(f, r, top);
+	}
 }
 
 static int
-read_stream(FILE *f, const char *client_filter)
+write_error(const char *what)
 {
-	char buf[8192];
-	struct line l;
-
-	while (fgets(buf, sizeof(buf), f) != NULL) {
-		size_t n = strlen(buf);
-		lines_total++;
-		if (n == sizeof(buf) - 1 && buf[n - 1] != '\n') {
-			/* longer than any line proxymilter writes: skip the rest */
-			int c;
-			while ((c = getc(f)) != EOF && c != '\n')
-				;
-			if (strstr(buf, "proxymilter[") != NULL) {
-				lines_ours++;
-				lines_bad++;
-			}
-			continue;
-		}
-		if (strstr(buf, "proxymilter[") == NULL)
-			continue;
-		lines_ours++;
-		if (!parse(buf, &l)) {
-			lines_bad++;
-			continue;
-		}
-		account(&l, client_filter);
+	if (errno == ENOSYS) {
+		fprintf(stderr, "%s: this format is not built in\n", prog);
+		return EX_SOFTWARE;
 	}
-	return ferror(f) ? -1 : 0;
+	fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(errno ? errno : EIO));
+	return EX_IOERR;
+}
+
+/* to stdout, or to FILE by way of a temporary file and rename */
+static int
+output(const char *path, enum fmt fmt, const struct report *r, int top, const char *table)
+{
+	char *tmp;
+	size_t n;
+	int fd, rc;
+	mode_t um;
+	FILE *f;
+
+	if (path == NULL) {
+		errno = 0;
+		if (write_report(stdout, fmt, r, top, table) < 0 || fflush(stdout) != 0)
+			return write_error("stdout");
+		return EX_OK;
+	}
+	n = strlen(path) + 8;
+	if ((tmp = malloc(n)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return EX_OSERR;
+	}
+	snprintf(tmp, n, "%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) < 0) {
+		fprintf(stderr, "%s: %s: cannot create a temporary file here: %s\n", prog, path,
+		    strerror(errno));
+		free(tmp);
+		return EX_CANTCREAT;
+	}
+	um = umask(0);
+	umask(um);
+	if (fchmod(fd, 0666 & ~um) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", prog, tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return EX_CANTCREAT;
+	}
+	errno = 0;
+	rc = write_report(f, fmt, r, top, table);
+	if (rc < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		rc = write_error(path);
+		fclose(f);
+		unlink(tmp);
+	} else if (fclose(f) != 0) {
+		rc = write_error(path);
+		unlink(tmp);
+	} else if (rename(tmp, path) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		unlink(tmp);
+		rc = EX_CANTCREAT;
+	} else
+		rc = EX_OK;
+	free(tmp);
+	return rc;
 }
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: proxymilter-report [-n top] [-c client] [file ...]\n"
-	    "  -n N       rows in the top lists (default 20; 0 = all)\n"
-	    "  -c TEXT    only lines whose client contains TEXT\n"
-	    "  file       syslog files with proxymilter's lines (default: stdin)\n");
+	fprintf(f, "usage: %s [--format text|csv|json|html] [-o FILE] [--since DATE]\n"
+	    "           [--until DATE] [-d today|yesterday] [--table NAME] [-n top]\n"
+	    "           [-c client] [file ...]\n"
+	    "  --format F     text (default), csv (one table), json, html (a page)\n"
+	    "  -o FILE        write the report to FILE (atomically) instead of stdout\n"
+	    "  --since DATE   lines from DATE on; DATE: YYYY-MM-DD, \"YYYY-MM-DD HH:MM[:SS]\"\n"
+	    "                 or RFC 3339 (local time unless it has an offset)\n"
+	    "  --until DATE   lines before DATE; a date alone: up to the end of that day\n"
+	    "  -d DAY         today or yesterday (local)\n"
+	    "  --table NAME   csv: offenders (default), verdicts, actions, tests, days,\n"
+	    "                 hours, skips, countries\n"
+	    "  -n N           rows in the top lists of text and html (default 20; 0 = all)\n"
+	    "  -c TEXT        only lines whose client= contains TEXT, e.g. \"[192.0.2.1]\"\n"
+	    "  file           syslog files, plain or gzip'ed, any order (default or -: stdin)\n",
+	    prog);
+}
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return EX_USAGE;
 }
 
 int
 main(int argc, char **argv)
 {
-	int top = 20, ch;
-	const char *client_filter = NULL;
-	char *end;
+	enum { O_SINCE = 256, O_UNTIL, O_FORMAT, O_TABLE };
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "until", required_argument, NULL, O_UNTIL },
+		{ "table", required_argument, NULL, O_TABLE },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *client = NULL, *out = NULL, *table = NULL, *day = NULL;
+	const char *since_s = NULL, *until_s = NULL;
+	time_t since = -1, until = -1;
+	enum fmt fmt = F_TEXT;
+	int top = 20, ch, rc = EX_OK, n;
+	struct input *in;
+	struct ragg *a;
+	const struct report *r;
+	char *blk, *end;
 
-	while ((ch = getopt(argc, argv, "n:c:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:d:n:c:h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'n':
-			top = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || top < 0) {
-				fprintf(stderr, "proxymilter-report: bad number \"%s\"\n", optarg);
-				return EX_USAGE;
-			}
+		case O_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				fmt = F_TEXT;
+			else if (strcmp(optarg, "csv") == 0)
+				fmt = F_CSV;
+			else if (strcmp(optarg, "json") == 0)
+				fmt = F_JSON;
+			else if (strcmp(optarg, "html") == 0)
+				fmt = F_HTML;
+			else
+				return bad_usage("unknown format \"%s\" (text, csv, json, html)", optarg);
 			break;
-		case 'c': client_filter = optarg; break;
-		case 'h': usage(stdout); return EX_OK;
-		default: usage(stderr); return EX_USAGE;
+		case O_SINCE:
+			since_s = optarg;
+			if ((since = rlog_date(optarg, 0)) == -1)
+				return bad_usage("bad date \"%s\" (YYYY-MM-DD, \"YYYY-MM-DD HH:MM[:SS]\", RFC 3339)", optarg);
+			break;
+		case O_UNTIL:
+			until_s = optarg;
+			if ((until = rlog_date(optarg, 1)) == -1)
+				return bad_usage("bad date \"%s\" (YYYY-MM-DD, \"YYYY-MM-DD HH:MM[:SS]\", RFC 3339)", optarg);
+			break;
+		case O_TABLE:
+			table = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'd':
+			day = optarg;
+			break;
+		case 'n': {
+			long v;
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || v < 0 || v > 1000000)
+				return bad_usage("bad number \"%s\"", optarg);
+			top = (int)v;
+			break;
+		}
+		case 'c':
+			client = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
 		}
 	}
-	if (optind == argc) {
-		if (read_stream(stdin, client_filter) < 0) {
-			fprintf(stderr, "proxymilter-report: stdin: %s\n", strerror(errno));
-			return EX_IOERR;
-		}
+	if (day != NULL) {
+		time_t now = time(NULL);
+		if (since_s != NULL || until_s != NULL)
+			return bad_usage("-d %s does not combine with --since or --until", day);
+		if (strcmp(day, "today") == 0) {
+			since = rlog_midnight(now, 0);
+			until = rlog_midnight(now, 1);
+		} else if (strcmp(day, "yesterday") == 0) {
+			since = rlog_midnight(now, -1);
+			until = rlog_midnight(now, 0);
+		} else
+			return bad_usage("-d takes today or yesterday, not \"%s\"", day);
+		if (since == -1 || until == -1)
+			return bad_usage("-d %s: the local time cannot be computed", day);
 	}
-	for (; optind < argc; optind++) {
-		FILE *f = fopen(argv[optind], "r");
-		if (f == NULL) {
-			fprintf(stderr, "proxymilter-report: %s: %s\n", argv[optind], strerror(errno));
-			return EX_NOINPUT;
-		}
-		int r = read_stream(f, client_filter);
-		fclose(f);
-		if (r < 0) {
-			fprintf(stderr, "proxymilter-report: %s: read error\n", argv[optind]);
-			return EX_IOERR;
-		}
+	if (since != -1 && until != -1 && until <= since)
+		return bad_usage("the period ends before it begins (--until %s)", until_s ? until_s : "");
+	if (table != NULL) {
+		int ok = 0;
+		if (fmt != F_CSV)
+			return bad_usage("--table %s goes with --format csv", table);
+		for (int i = 0; report_csv_tables[i] != NULL; i++)
+			if (strcmp(table, report_csv_tables[i]) == 0)
+				ok = 1;
+		if (!ok)
+			return bad_usage("unknown table \"%s\" (offenders, verdicts, actions, tests, "
+			    "days, hours, skips, countries)", table);
 	}
 
-	printf("proxymilter-report: %ld lines read, %ld from proxymilter, %ld unparsable\n",
-	    lines_total, lines_ours, lines_bad);
-	printf("\nconnections %ld, probed %ld, cache hits %ld, joined %ld\n",
-	    peek(&events, "connect"), peek(&events, "probe-start"), peek(&cache, "yes"),
-	    peek(&cache, "inflight"));
-	section("Verdicts", &verdicts, 0);
-	{
-		struct item **v = sorted(&verdicts);
-		for (int i = 0; v[i] != NULL; i++)
-			if (v[i]->n[1] > 0)
-				printf("            %s: mean time to verdict %.3fs\n", v[i]->key,
-				    v[i]->sum / (double)v[i]->n[1]);
-		free(v);
+	n = optind < argc ? argc - optind : 1;
+	a = NULL;
+	blk = NULL;
+	if ((in = calloc((size_t)n, sizeof(*in))) == NULL ||
+	    (blk = malloc(BLOCK + RL_LINE_MAX + 2)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		rc = EX_OSERR;
+		goto done;
 	}
-	section("Actions", &actions, 0);
-	section("Actions by stage", &stages, 0);
-	section("Skipped (reason)", &skips, 0);
-	if (opens.m.n > 0) {
-		struct item **v = sorted(&opens);
-		printf("\nOpen proxies (verdicts, rejects, evidence)\n");
-		for (int i = 0; v[i] != NULL && (top <= 0 || i < top); i++)
-			if (v[i]->n[0] > 0)
-				printf("  %8ld %6ld  %-40s %s\n", v[i]->n[0], v[i]->n[1], v[i]->key, v[i]->extra);
-		free(v);
+	for (int i = 0; i < n; i++) {
+		in[i].name = optind < argc ? argv[optind + i] : "-";
+		in[i].fd = -1;
 	}
-	if (tests.m.n > 0) {
-		struct item **v = sorted(&tests);
-		printf("\nTests (run, open, closed, inconclusive, mean time)\n");
-		for (int i = 0; v[i] != NULL && (top <= 0 || i < top); i++)
-			printf("  %8ld %6ld %6ld %6ld  %7.3fs  %s\n", v[i]->n[0], v[i]->n[1], v[i]->n[2],
-			    v[i]->n[3], v[i]->sum / (double)v[i]->n[0], v[i]->key);
-		free(v);
+	if ((rc = open_inputs(in, n)) != 0)
+		goto done;
+	if ((a = ragg_new(since, until, client)) == NULL) {
+		fprintf(stderr, "%s: %s\n", prog, errno == ENOMEM ? "out of memory" :
+		    "no randomness for the hash tables (getrandom)");
+		rc = EX_OSERR;
+		goto done;
 	}
-	section("Countries (final verdicts)", &countries, top);
-	section("Events", &events, 0);
-	return EX_OK;
+	for (int i = 0; i < n; i++) {
+		int e = read_input(a, &in[i], blk);
+		if (e != 0 && (rc == 0 || e == EX_IOERR))
+			rc = e;
+	}
+	if ((r = ragg_finish(a)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		rc = EX_OSERR;
+		goto done;
+	}
+	if ((ch = output(out, fmt, r, top, table)) != EX_OK)
+		rc = ch;
+done:
+	for (int i = 0; in != NULL && i < n; i++)
+		if (in[i].fd >= 0)
+			close(in[i].fd);
+	ragg_free(a);
+	free(blk);
+	free(in);
+	return rc;
 }
