@@ -173,20 +173,23 @@ echo "$a" | head -1 | grep -q '^stats connections=' && [ "$(echo "$a" | tail -1)
 sleep 0.3
 [ "$(grep -c 'flush client=all by=control' "$MLOG")" -eq "$nf" ] &&
 	pass "... the second (flush all) is not read, not run" || fail "second line run"
-# a silent client holds the socket for 5 s; the next one waits, then is served
-raw silent >"$T/silent.out" &
-sp=$!
-sleep 0.5
-t0=$(date +%s.%N)
-ctl -s "$SOCK" stats
-t1=$(date +%s.%N)
-wait $sp
-[ "$(cat "$T/silent.out")" = "error: no command within 5 s" ] && pass "silent client: error after the timeout" ||
-	fail "silent client" "$(cat "$T/silent.out")"
-waited=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-[ $rc -eq 0 ] && awk -v w="$waited" 'BEGIN { exit !(w < 6.5) }' &&
-	pass "the next client waited ${waited}s at most the timeout, then was served" || fail "next client" "rc=$rc waited=$waited"
-grep -qE 'control-error reason="no command within 5 s"' "$MLOG" && pass "bad requests logged" || fail "bad requests logged"
+# a silent client holds the socket for 5 s; the next one waits, then is
+# served (5 s of waiting: not again in the sanitizer runs, SAN_RUN)
+if [ -z "${SAN_RUN:-}" ]; then
+	raw silent >"$T/silent.out" &
+	sp=$!
+	sleep 0.5
+	t0=$(date +%s.%N)
+	ctl -s "$SOCK" stats
+	t1=$(date +%s.%N)
+	wait $sp
+	[ "$(cat "$T/silent.out")" = "error: no command within 5 s" ] && pass "silent client: error after the timeout" ||
+		fail "silent client" "$(cat "$T/silent.out")"
+	waited=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	[ $rc -eq 0 ] && awk -v w="$waited" 'BEGIN { exit !(w < 6.5) }' &&
+		pass "the next client waited ${waited}s at most the timeout, then was served" || fail "next client" "rc=$rc waited=$waited"
+	grep -qE 'control-error reason="no command within 5 s"' "$MLOG" && pass "bad requests logged" || fail "bad requests logged"
+fi
 # a fake server: the client's side of an error answer and of a cut one
 python3 - "$T/ctl/fake.sock" <<'PY' &
 import socket, sys, os
