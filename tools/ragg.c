@@ -324,8 +324,8 @@ seen(struct client *c, time_t t, int cls, const char *evidence)
 	if (c->at == -1 || t >= c->at) {
 		c->at = t;
 		c->o.cls = (enum rclass)cls;
-		if (evidence != NULL)
-			copy(c->o.evidence, sizeof(c->o.evidence), evidence);
+		/* class and evidence from the same line, even an empty one */
+		copy(c->o.evidence, sizeof(c->o.evidence), evidence != NULL ? evidence : "");
 	}
 }
 

@@ -88,6 +88,10 @@ read_input(struct ragg *a, struct input *in, char *blk)
 	int skipping = 0, rc = 0;
 
 	rlog_year_init(&ry, in->mtime);
+	if (in->fd < 0 && (in->fd = open(in->name, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, in->name, strerror(errno));
+		return EX_NOINPUT;
+	}
 	if ((g = gzdopen(in->fd, "rb")) == NULL) {
 		fprintf(stderr, "%s: %s: %s\n", prog, in->name, strerror(errno ? errno : ENOMEM));
 		close(in->fd);
@@ -155,7 +159,7 @@ read_input(struct ragg *a, struct input *in, char *blk)
 	return rc;
 }
 
-/* opens every input first, so that a wrong name fails before any work */
+/* checks every input first, so that a wrong name fails before any work */
 static int
 open_inputs(struct input *v, int n)
 {
@@ -179,6 +183,10 @@ open_inputs(struct input *v, int n)
 			return EX_NOINPUT;
 		}
 		v[i].mtime = S_ISREG(st.st_mode) ? st.st_mtime : time(NULL);
+		if (strcmp(v[i].name, "-") != 0) {
+			close(v[i].fd);	/* opened again when read: a thousand */
+			v[i].fd = -1;	/* rotated files need no thousand descriptors */
+		}
 	}
 	return 0;
 }

@@ -49,13 +49,14 @@ time_t rlog_time(const char *line, int year, const char **rest);
 /*
  * RFC 3164 has no year.  A reader keeps one struct ryear per file: the
  * year starts as the year of the file's modification time (a rotated
- * log's lines are older than the file), and a month that goes backwards
- * by more than 6 (Dec -> Jan) moves to the next year; a line more than a
- * day after the file's modification time is last year's.
+ * log's lines are older than the file); a line more than a day before the
+ * line before it moves to the next year (Dec -> Jan), one a day or less
+ * before it from last year is a late one, and a line more than a day
+ * after the file's modification time is last year's (rlog.c).
  */
 struct ryear {
 	int year;			/* the year for the next line */
-	int last_mon;			/* 0-11, -1 before the first line */
+	time_t last;			/* the line before's time, -1 before the first */
 	time_t mtime;			/* the file's, or now for stdin */
 };
 void rlog_year_init(struct ryear *, time_t mtime);

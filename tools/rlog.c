@@ -248,39 +248,58 @@ rlog_year_init(struct ryear *ry, time_t mtime)
 	struct tm tm;
 
 	ry->mtime = mtime;
-	ry->last_mon = -1;
+	ry->last = -1;
 	ry->year = localtime_r(&mtime, &tm) != NULL ? tm.tm_year + 1900 : 1970;
 }
 
+/* mon 0-11; -1 when that day is not in year y */
+static time_t
+in_year(int y, int mon, int d, int h, int mi, int s)
+{
+	if (y < 1970 || y > 9999 || d > mdays(y, mon + 1))
+		return -1;
+	return local_time(y, mon + 1, d, h, mi, s);
+}
+
+/*
+ * Decided with whole times, not months, so that gaps of months in a
+ * sparse log do not fool it: a line more than a day before the line
+ * before it is next year's (the year turned); a line more than a day
+ * after it that is, a year earlier, within the day before it, was written
+ * late (it does not move the year); and a line more than a day after the
+ * file's modification time is last year's.
+ */
 time_t
 rlog_time_rfc3164(struct ryear *ry, const char *line, const char **rest)
 {
-	int mon, d, h, mi, s, y = ry->year, back = 0;
+	int mon, d, h, mi, s, y = ry->year;
 	const char *r;
-	time_t t;
+	time_t t, t2;
 
 	if (rfc3164_fields(line, &mon, &d, &h, &mi, &s, &r) < 0)
 		return -1;
-	if (ry->last_mon >= 0 && mon < ry->last_mon - 6)
-		y = ry->year + 1;		/* Dec -> Jan */
-	else if (ry->last_mon >= 0 && mon > ry->last_mon + 6) {
-		y = ry->year - 1;		/* a late line from before the turn */
-		back = 1;
+	t = in_year(y, mon, d, h, mi, s);
+	if (ry->last != -1) {
+		if ((t == -1 || t < ry->last - 86400) &&
+		    (t2 = in_year(y + 1, mon, d, h, mi, s)) != -1) {
+			t = t2;
+			y++;
+		} else if (t != -1 && t > ry->last + 86400 &&
+		    (t2 = in_year(y - 1, mon, d, h, mi, s)) != -1 &&
+		    t2 <= ry->last && t2 >= ry->last - 86400) {
+			if (rest != NULL)
+				*rest = r;
+			return t2;
+		}
 	}
-	if (y < 1970 || y > 9999 || d > mdays(y, mon + 1) ||
-	    (t = local_time(y, mon + 1, d, h, mi, s)) == -1)
-		return -1;
-	/* more than a day after the file was last written: last year's */
-	if (t > ry->mtime + 86400) {
+	if (t != -1 && t > ry->mtime + 86400 && (t2 = in_year(y - 1, mon, d, h, mi, s)) != -1) {
+		t = t2;
 		y--;
-		if (y < 1970 || d > mdays(y, mon + 1) ||
-		    (t = local_time(y, mon + 1, d, h, mi, s)) == -1)
-			return -1;
 	}
-	if (!back) {
-		ry->year = y;
-		ry->last_mon = mon;
-	}
+	if (t == -1)
+		return -1;
+	ry->year = y;
+	ry->last = t;
 	if (rest != NULL)
 		*rest = r;
 	return t;

@@ -16,9 +16,9 @@
  *   field with a comma, '"', CR or LF in it is quoted and its quotes
  *   doubled; the other control bytes are written as '?' and bytes that are
  *   not valid UTF-8 as their Latin-1 character (UTF-8 encoded), as in the
- *   JSON; a string field from the log that starts with '=', '+', '-' or
- *   '@' gets a leading "'" (a spreadsheet must not run an evidence string
- *   as a formula: OWASP's CSV injection advice).
+ *   JSON; a string field from the log that starts with '=', '+', '-',
+ *   '@', a tab or a CR gets a leading "'" (a spreadsheet must not run an
+ *   evidence string as a formula: OWASP's CSV injection advice).
  * - JSON is one object with stable keys (schema 1, described in
  *   proxymilter-report(1)); every table is written whole (no -n); every
  *   class, action and stage is present, zero or not; times are given
@@ -433,7 +433,7 @@ cstr(FILE *f, const char *s)
 			quote = 1;
 	if (quote)
 		putc('"', f);
-	if (*p == '=' || *p == '+' || *p == '-' || *p == '@')
+	if (*p == '=' || *p == '+' || *p == '-' || *p == '@' || *p == '\t' || *p == '\r')
 		putc('\'', f);
 	while (*p != '\0') {
 		unsigned char c = *p;

@@ -111,16 +111,16 @@ done
 wait_all || { echo "build.sh: compiling the sources failed" >&2; exit 1; }
 
 # the harnesses; fuzz_report links proxymilter-report's modules (not its
-# main, nor the HTML writer) with hmap and random; fuzz_dns links the unit
+# main) with hmap and random; fuzz_dns links the unit
 # tests' scripted DNS server
 for h in "$TOP"/tests/fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
 	bin=$OUT/$name
 	extra=()
 	if [ "$name" = fuzz_report ]; then
-		deps=("$TOP"/tools/rlog.c "$TOP"/tools/ragg.c "$TOP"/tools/rtext.c "$TOP"/tools/report.h
-			"$OUT/obj/probes_hmap.o" "$OUT/obj/probes_random.o")
-		objs=("$TOP"/tools/rlog.c "$TOP"/tools/ragg.c "$TOP"/tools/rtext.c
+		deps=("$TOP"/tools/rlog.c "$TOP"/tools/ragg.c "$TOP"/tools/rtext.c "$TOP"/tools/rhtml.c
+			"$TOP"/tools/report.h "$OUT/obj/probes_hmap.o" "$OUT/obj/probes_random.o")
+		objs=("$TOP"/tools/rlog.c "$TOP"/tools/ragg.c "$TOP"/tools/rtext.c "$TOP"/tools/rhtml.c
 			"$OUT/obj/probes_hmap.o" "$OUT/obj/probes_random.o")
 	elif [ "$name" = fuzz_hostline ]; then
 		# includes tools/proxyprobe.c and hostlist.c, a client of the

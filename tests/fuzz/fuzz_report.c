@@ -4,11 +4,13 @@
  * through rlog_time (with a year from the input's first byte) and
  * rlog_parse + ragg_line / ragg_other, as report.c feeds them, into two
  * aggregators (one with a --since/--until period and a -c filter); then
- * the reports are written as text, JSON and every CSV table.  Checks: the
+ * the reports are written as text, JSON, every CSV table and the HTML
+ * page (which must hold no "<script").  Checks: the
  * counts are consistent (bad <= ours <= lines, every line counted once),
  * every parsed pair points into the line, the JSON is valid UTF-8 without
  * a raw control byte and the text output is printable ASCII.
  */
+#define _GNU_SOURCE	/* memmem */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,6 +85,15 @@ write_all(const struct report *r)
 	errno = 0;
 	FZ_CHECK(report_csv(f, r, "none") == -1 && errno == EINVAL);
 	fclose(f);
+
+	/* the page: no element of the log's may open in it */
+	buf = NULL;
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		abort();
+	FZ_CHECK(report_html(f, r, 5) == 0);
+	fclose(f);
+	FZ_CHECK(len > 0 && memmem(buf, len, "<script", 7) == NULL);
+	free(buf);
 }
 
 int

@@ -151,6 +151,16 @@ test_years(void)
 	rlog_year_init(&ry, utc(2026, 6, 15, 12, 0, 0));
 	T_OK(y3164(&ry, "Jun 17 11:00:00") == utc(2025, 6, 17, 9, 0, 0), "two days after the mtime: last year");
 
+	/* sparse logs: months between two lines do not turn the year */
+	rlog_year_init(&ry, utc(2026, 9, 30, 12, 0, 0));
+	T_OK(y3164(&ry, "Feb  1 10:00:00") == utc(2026, 2, 1, 9, 0, 0) &&
+	    y3164(&ry, "Sep 15 10:00:00") == utc(2026, 9, 15, 8, 0, 0),
+	    "a gap of seven months forward stays in the year");
+	rlog_year_init(&ry, utc(2027, 1, 10, 12, 0, 0));
+	T_OK(y3164(&ry, "Jun  1 10:00:00") == utc(2026, 6, 1, 8, 0, 0) &&
+	    y3164(&ry, "Jan  5 10:00:00") == utc(2027, 1, 5, 9, 0, 0),
+	    "a gap of seven months across the turn moves to the next year");
+
 	/* stdin: mtime = now, long after the log */
 	rlog_year_init(&ry, utc(2027, 3, 1, 0, 0, 0));
 	T_OK(y3164(&ry, "Dec 30 10:00:00") == utc(2026, 12, 30, 9, 0, 0) &&
