@@ -120,14 +120,23 @@ pm_submit(struct preq *q)
 	lb_kvf(&l, "deadline", "%.1fs", pe_job_budget(pm.engine, cf->probe.ntests,
 	    &cf->probe.timing));
 	lb_emit(&l, LOG_INFO);
+	/* counted with its line: a set that cannot start ends in an error
+	 * verdict of its own, so that the log adds up to the stats line */
+	PM_COUNT(probed);
 	if (pe_submit(pm.engine, (struct sockaddr *)&q->ss, q->sl, q->cf->probe.tests,
-	    q->cf->probe.ntests, &q->tm, PE_F_STOP_ON_OPEN, q) == 0) {
-		PM_COUNT(probed);
+	    q->cf->probe.ntests, &q->tm, PE_F_STOP_ON_OPEN, q) == 0)
 		return;
-	}
 	log_msg(LOG_ERR, "error", "cannot schedule probes for %s: engine stopped or out of memory",
 	    q->addr);
-	vt_complete(pm.vt, &q->a, VT_ERROR, 0, "", "", vt_now(), (double)q->cf->verdict.error_ttl);
+	PM_COUNT(v_error);
+	vt_complete(pm.vt, &q->a, VT_ERROR, 0, "", "", vt_now(), (double)cf->verdict.error_ttl);
+	lb_init(&l, "NOQUEUE", "verdict");
+	lb_kv(&l, "sess", q->sess);
+	lb_kvf(&l, "client", "[%s]", q->addr);
+	lb_kv(&l, "verdict", "error");
+	lb_kv(&l, "reason", "not-scheduled");
+	lb_kvf(&l, "ttl", "%ld", cf->verdict.error_ttl);
+	lb_emit(&l, LOG_INFO);
 	pm_unsubmit(q);
 }
 
