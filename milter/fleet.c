@@ -8,15 +8,20 @@
  * confirmed; until then, and whenever Redis is down, claims are probed at
  * once and shares are dropped: the local table serves.
  *
- * A claim (an address this host has no verdict for) sends GET v:ADDR and
- * SET c:ADDR "host pid" NX PX pending_ttl together.  The answers decide:
- * a fresh verdict there -> it goes into the table (the local waiters wake)
+ * A claim (an address this host has no verdict for) sends GETRANGE
+ * v:ADDR (a value longer than a verdict line is never read whole) and SET
+ * c:ADDR "host:pid" NX PX pending_ttl together.  The answers decide: a
+ * fresh verdict there -> it goes into the table (the local waiters wake)
  * and no probe; the claim got -> probe; another host's claim -> wait for
  * its verdict, which comes through the channel, for as long as its probe
  * set may take (+1 s), then probe if it has not come.  No answer within
  * fleet.timeout -> probe (counted as a fallback); a late answer is then
- * only logged.  A final verdict is written with EX = its TTL, the claim is
- * deleted, and the verdict is published; a peer keeps a published
+ * ignored.  Whenever a claim ends in a probe, the table is looked at
+ * first: a peer's verdict may have come meanwhile.  A final verdict is
+ * written with EX = its TTL (capped, from Redis, at our longest TTL), the
+ * claim is let go if it is still ours (a Lua compare-and-delete), and the
+ * verdict is published as "host:pid LINE" (a host skips its own); a peer
+ * keeps a published
  * proof or listing (a host that has not seen the client yet will know it
  * at its first connection), but a clean verdict only when it is waiting
  * for it, so that the tables do not all fill with every host's clean
@@ -29,7 +34,9 @@
  * down with the reason).  At most FLEET_MAX_OUT commands wait for
  * answers; beyond that, claims are probed at once and shares dropped.
  * Values and messages that are not ours (vrec_parse) are ignored, counted
- * and logged at most once a second.
+ * and logged at most once a second.  The Redis address is numeric (no DNS
+ * on this loop); both connections have TCP keepalive.  At stop, claims
+ * still undecided end unprobed (fleet_stop).
  */
 #include "config.h"
 #include <pthread.h>
