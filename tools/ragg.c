@@ -322,10 +322,13 @@ seen(struct client *c, time_t t, int cls, const char *evidence)
 		return;
 	c->offender = 1;
 	if (c->at == -1 || t >= c->at) {
+		/* class and evidence go together: a line of another class
+		 * without evidence leaves none; one of the same class keeps
+		 * what an earlier line said */
+		if (evidence != NULL || (c->at != -1 && c->o.cls != (enum rclass)cls))
+			copy(c->o.evidence, sizeof(c->o.evidence), evidence != NULL ? evidence : "");
 		c->at = t;
 		c->o.cls = (enum rclass)cls;
-		/* class and evidence from the same line, even an empty one */
-		copy(c->o.evidence, sizeof(c->o.evidence), evidence != NULL ? evidence : "");
 	}
 }
 
