@@ -202,19 +202,17 @@ run(const struct ctl_cmd *c, long uid, struct out *o)
 		out_line(o, line);
 		break;
 	case CTL_FLUSH:
-		n = (size_t)vt_flush(pm.vt, &c->a);
-		fl = fleet_flush(&c->a);
-		snprintf(client, sizeof(client), "[%s]", pm_addr_str(&c->a, addr, sizeof(addr)));
-		log_flush(client, uid, n);
-		snprintf(line, sizeof(line), "flushed=%zu", n);
-		out_line(o, line);
-		if (fl < 0)
-			out_line(o, "redis=down (not flushed there nor on the other MX hosts)");
-		break;
 	case CTL_FLUSH_ALL:
-		n = vt_flush_all(pm.vt);
-		fl = fleet_flush(NULL);
-		log_flush("all", uid, n);
+		if (c->op == CTL_FLUSH) {
+			n = (size_t)vt_flush(pm.vt, &c->a);
+			fl = fleet_flush(&c->a);
+			snprintf(client, sizeof(client), "[%s]", pm_addr_str(&c->a, addr, sizeof(addr)));
+		} else {
+			n = vt_flush_all(pm.vt);
+			fl = fleet_flush(NULL);
+			snprintf(client, sizeof(client), "all");
+		}
+		log_flush(client, uid, n);
 		snprintf(line, sizeof(line), "flushed=%zu", n);
 		out_line(o, line);
 		if (fl < 0)

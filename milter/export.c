@@ -159,12 +159,11 @@ export_rbldnsd(struct vt *t, const char *path, long ttl, const char *host, char 
 {
 	struct export_counts c;
 	struct body_arg b = { t, ttl, host, &c };
-	struct timespec t0, t1;
+	double t0 = vt_now();
 	char hn[256];
 	int r;
 
 	memset(&c, 0, sizeof(c));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (host == NULL) {
 		if (gethostname(hn, sizeof(hn) - 1) < 0)
 			hn[0] = '\0';
@@ -172,8 +171,7 @@ export_rbldnsd(struct vt *t, const char *path, long ttl, const char *host, char 
 		b.host = hn;
 	}
 	r = state_replace(path, 0644, body, &b, err, errlen, &c.bytes);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	c.elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	c.elapsed = vt_now() - t0;
 	if (r < 0)
 		c.v4 = c.v6 = 0;
 	if (cnt != NULL)

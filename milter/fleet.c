@@ -176,12 +176,10 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 schedule_retry(void)
 {
-	struct timeval tv;
+	struct timeval tv = pe_tv(F.retry);
 
 	if (evtimer_pending(F.retry_ev, NULL))
 		return;
-	tv.tv_sec = (time_t)F.retry;
-	tv.tv_usec = (suseconds_t)((F.retry - (double)tv.tv_sec) * 1e6);
 	evtimer_add(F.retry_ev, &tv);
 	F.retry = F.retry * 2 > FLEET_RETRY_MAX ? FLEET_RETRY_MAX : F.retry * 2;
 }
@@ -618,13 +616,10 @@ on_set(redisAsyncContext *ac, void *r, void *arg)
 		}
 		claim_decide(c, 1);
 	} else {			/* another host's claim */
-		struct timeval tv;
-		double w = c->wait + 1.0;
+		struct timeval tv = pe_tv(c->wait + 1.0);
 		claim_line(c, "wait", "peer");
 		c->refs++;
 		event_assign(c->timer, side_base(), -1, 0, wait_cb, c);
-		tv.tv_sec = (time_t)w;
-		tv.tv_usec = (suseconds_t)((w - (double)tv.tv_sec) * 1e6);
 		evtimer_add(c->timer, &tv);
 	}
 	claim_unref(c);
@@ -659,8 +654,7 @@ do_claim(void *arg)
 		return;
 	}
 	c->refs++;
-	tv.tv_sec = (time_t)F.timeout;
-	tv.tv_usec = (suseconds_t)((F.timeout - (double)tv.tv_sec) * 1e6);
+	tv = pe_tv(F.timeout);
 	evtimer_add(c->timer, &tv);	/* the first reference is the timer's now */
 }
 

@@ -45,15 +45,6 @@
 #include "state.h"
 #include "vrec.h"
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void
 state_host_token(const char *in, char *out, size_t len)
 {
@@ -214,7 +205,7 @@ state_save(struct vt *t, const char *path, const char *host, char *err, size_t e
 {
 	struct save_arg a;
 	char hn[256], tok[64];
-	double t0 = mono();
+	double t0 = vt_now();
 	uint64_t bytes = 0;
 	int r;
 
@@ -235,7 +226,7 @@ state_save(struct vt *t, const char *path, const char *host, char *err, size_t e
 		memset(cnt, 0, sizeof(*cnt));
 		cnt->verdicts = r == 0 ? a.c.n : 0;
 		cnt->bytes = bytes;
-		cnt->elapsed = mono() - t0;
+		cnt->elapsed = vt_now() - t0;
 	}
 	return r;
 }
@@ -430,7 +421,7 @@ int
 state_load(struct vt *t, const char *path, char *err, size_t errlen, struct state_counts *cnt)
 {
 	struct stat st;
-	double t0 = mono();
+	double t0 = vt_now();
 	FILE *f;
 	int r;
 
@@ -450,6 +441,6 @@ state_load(struct vt *t, const char *path, char *err, size_t errlen, struct stat
 	r = state_load_fp(t, f, path, vt_now(), (int64_t)time(NULL), err, errlen, cnt);
 	fclose(f);
 	cnt->bytes = (uint64_t)st.st_size;
-	cnt->elapsed = mono() - t0;
+	cnt->elapsed = vt_now() - t0;
 	return r;
 }

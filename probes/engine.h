@@ -165,8 +165,6 @@ pe_stopping(struct pe_engine *e)
 	return __atomic_load_n(&e->stopping, __ATOMIC_ACQUIRE);
 }
 
-struct timeval pe_tv(double seconds);
-
 /* queue.c */
 void pe_admit(struct pe_engine *);
 void pe_job_pump(struct job *);

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -335,6 +336,7 @@ const struct pe_tag *pe_builtin_tag(size_t i);
 int pe_parse_hostport(const char *s, struct sockaddr_storage *, socklen_t *);
 /* port of an AF_INET/AF_INET6 sockaddr */
 int pe_target_port(const struct sockaddr *);
+struct timeval pe_tv(double seconds);	/* for libevent timers */
 /* The calling thread becomes SCHED_BATCH (Linux): a wake-up of it no longer
  * preempts the thread that woke it (a libmilter callback handing it work);
  * it still gets its fair share of the CPU.  Best effort. */

@@ -642,3 +642,13 @@ ragg_free(struct ragg *a)
 	free(a->filter);
 	free(a);
 }
+
+long
+report_action_total(const struct report *r, int a)
+{
+	long n = 0;
+
+	for (int s = 0; s < RS_N; s++)
+		n += r->actions[a][s];
+	return n;
+}

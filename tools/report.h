@@ -149,6 +149,7 @@ struct ragg *ragg_new(time_t since, time_t until, const char *client_filter);
 void ragg_line(struct ragg *, const struct rline *);	/* a line of ours */
 void ragg_other(struct ragg *, int bad);		/* a line not ours / unparsable */
 const struct report *ragg_finish(struct ragg *);	/* sorted; valid until ragg_free */
+long report_action_total(const struct report *, int action);	/* over the stages */
 void ragg_free(struct ragg *);
 
 /* the writers; top = rows in top lists (0 = all); 0, or -1 on a write error */

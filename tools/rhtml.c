@@ -563,16 +563,6 @@ fmt_pct(char *b, long v, long total)
 	return b;
 }
 
-static long
-sum_actions(const struct report *r, int a)
-{
-	long n = 0;
-
-	for (int s = 0; s < RS_N; s++)
-		n += r->actions[a][s];
-	return n;
-}
-
 static void
 style(FILE *f)
 {
@@ -681,15 +671,17 @@ header(FILE *f, const struct report *r)
 		fprintf(f, "<div><dt>%s</dt><dd>%s</dd></div>\n", tot[k].name,
 		    fmt_num(a, tot[k].v));
 	fprintf(f, "<div><dt>detections</dt><dd>%s</dd></div>\n", fmt_num(a, det));
-	fprintf(f, "<div><dt>rejected</dt><dd>%s</dd></div>\n", fmt_num(a, sum_actions(r, RA_REJECT)));
+	long would = report_action_total(r, RA_WOULD_REJECT) +
+	    report_action_total(r, RA_WOULD_TEMPFAIL) + report_action_total(r, RA_WOULD_TAG);
+
+	fprintf(f, "<div><dt>rejected</dt><dd>%s</dd></div>\n",
+	    fmt_num(a, report_action_total(r, RA_REJECT)));
 	fprintf(f, "<div><dt>tempfailed</dt><dd>%s</dd></div>\n",
-	    fmt_num(a, sum_actions(r, RA_TEMPFAIL)));
-	fprintf(f, "<div><dt>tagged</dt><dd>%s</dd></div>\n", fmt_num(a, sum_actions(r, RA_TAG)));
-	if (sum_actions(r, RA_WOULD_REJECT) + sum_actions(r, RA_WOULD_TEMPFAIL) +
-	    sum_actions(r, RA_WOULD_TAG) > 0)
-		fprintf(f, "<div><dt>would act (observe)</dt><dd>%s</dd></div>\n",
-		    fmt_num(a, sum_actions(r, RA_WOULD_REJECT) + sum_actions(r, RA_WOULD_TEMPFAIL) +
-		    sum_actions(r, RA_WOULD_TAG)));
+	    fmt_num(a, report_action_total(r, RA_TEMPFAIL)));
+	fprintf(f, "<div><dt>tagged</dt><dd>%s</dd></div>\n",
+	    fmt_num(a, report_action_total(r, RA_TAG)));
+	if (would > 0)
+		fprintf(f, "<div><dt>would act (observe)</dt><dd>%s</dd></div>\n", fmt_num(a, would));
 	fputs("</dl>\n</header>\n", f);
 }
 
@@ -1018,7 +1010,7 @@ sec_actions(FILE *f, const struct report *r)
 		fprintf(f, "<tr><td>%s</td>", raction_name((enum raction)a));
 		for (int s = 0; s < RS_N; s++)
 			fprintf(f, "<td class=\"n\">%s</td>", fmt_num(n1, r->actions[a][s]));
-		fprintf(f, "<td class=\"n\">%s</td></tr>\n", fmt_num(n1, sum_actions(r, a)));
+		fprintf(f, "<td class=\"n\">%s</td></tr>\n", fmt_num(n1, report_action_total(r, a)));
 	}
 	fputs("</tbody></table></div>\n</section>\n", f);
 }

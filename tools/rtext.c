@@ -48,15 +48,6 @@ static const char *const stats_class[RC_N] = {
 	"open", "relay", "listed", "suspect", "clean", "error"
 };
 
-static long
-sum_action(const struct report *r, int a)
-{
-	long n = 0;
-	for (int s = 0; s < RS_N; s++)
-		n += r->actions[a][s];
-	return n;
-}
-
 static double
 mean(double sum, long n)
 {
@@ -160,7 +151,7 @@ report_text(FILE *f, const struct report *r, int top)
 		fprintf(f, "  %-22s", raction_name(x));
 		for (int s = 0; s < RS_N; s++)
 			fprintf(f, " %8ld", r->actions[x][s]);
-		fprintf(f, " %8ld\n", sum_action(r, x));
+		fprintf(f, " %8ld\n", report_action_total(r, x));
 	}
 
 	if (r->noffenders > 0) {
@@ -333,9 +324,9 @@ report_json(FILE *f, const struct report *r)
 	for (int c = 0; c < RC_N; c++)
 		fprintf(f, "\"%s\": %ld, ", stats_class[c], r->verdicts[c]);
 	fprintf(f, "\"rejected\": %ld, \"tempfailed\": %ld, \"tagged\": %ld, \"would\": %ld},\n",
-	    sum_action(r, RA_REJECT), sum_action(r, RA_TEMPFAIL), sum_action(r, RA_TAG),
-	    sum_action(r, RA_WOULD_REJECT) + sum_action(r, RA_WOULD_TEMPFAIL) +
-	    sum_action(r, RA_WOULD_TAG));
+	    report_action_total(r, RA_REJECT), report_action_total(r, RA_TEMPFAIL), report_action_total(r, RA_TAG),
+	    report_action_total(r, RA_WOULD_REJECT) + report_action_total(r, RA_WOULD_TEMPFAIL) +
+	    report_action_total(r, RA_WOULD_TAG));
 
 	fputs("  \"verdicts\": [", f);
 	for (int c = 0; c < RC_N; c++) {
@@ -348,7 +339,7 @@ report_json(FILE *f, const struct report *r)
 	fputs("\n  ],\n  \"actions\": [", f);
 	for (int a = 0; a < RA_N; a++) {
 		fprintf(f, "%s\n    {\"action\": \"%s\", \"total\": %ld, \"stages\": {", a ? "," : "",
-		    raction_name(a), sum_action(r, a));
+		    raction_name(a), report_action_total(r, a));
 		for (int s = 0; s < RS_N; s++)
 			fprintf(f, "%s\"%s\": %ld", s ? ", " : "", rstage_name(s), r->actions[a][s]);
 		fputs("}}", f);
